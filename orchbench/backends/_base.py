@@ -1,0 +1,73 @@
+"""The engine contract: one small protocol the scheduler knows, nothing else.
+
+A backend turns a :class:`GenerateRequest` into a :class:`GenerateResult` carrying the
+text and the :class:`~orchbench.records.Timings` it really measured.
+
+Contract every backend keeps (checked by ``tests/backends/contract.py``):
+
+- ``generate`` raises only :class:`~orchbench.errors.BackendError` subclasses for engine
+  failures (``BackendTimeout`` when ``request.timeout_s`` passes, ``ModelNotFound`` for a
+  model it does not have, ``BackendUnavailable`` when the engine cannot be reached,
+  ``BackendBusy`` for load shedding); ``asyncio.CancelledError`` propagates.
+- It may be called concurrently: the orchestrator guarantees at most
+  ``model.concurrent_limit`` requests in flight per model, and the backend must be able
+  to serve that many at once (the embedded engine keeps that many model instances).
+- ``warmup`` loads a model so that the next request does not pay load time; it returns
+  the load seconds it measured (0.0 if already loaded).
+- ``close`` releases everything; a closed backend is not used again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from orchbench.config import ModelConfig
+from orchbench.records import Timings
+
+
+@dataclass(slots=True)
+class GenerateRequest:
+    """One completion request for one model."""
+
+    model: ModelConfig
+    prompt: str
+    max_tokens: int
+    temperature: float
+    timeout_s: float
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+
+
+@dataclass(slots=True)
+class GenerateResult:
+    """The engine's answer: text, measured timings, and why it stopped."""
+
+    text: str
+    timings: Timings
+    finish_reason: str | None = None
+    """``"stop"``, ``"length"`` (cut off at max_tokens) or engine-specific."""
+    instance: int | None = None
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """An engine that generates completions. ``name`` labels every record it produces."""
+
+    name: str
+
+    async def generate(self, request: GenerateRequest) -> GenerateResult:
+        """Generate a completion; see the module docstring for the error contract."""
+        ...
+
+    async def list_models(self) -> list[str]:
+        """Names of the models this engine can serve right now."""
+        ...
+
+    async def warmup(self, model: ModelConfig) -> float:
+        """Load ``model`` (all its instances); return the load seconds measured."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections, threads and loaded models."""
+        ...

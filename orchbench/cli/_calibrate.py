@@ -1,0 +1,9 @@
+"""`orchbench calibrate` (not written yet)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `calibrate` verb to ``app`` (placeholder until it is written)."""

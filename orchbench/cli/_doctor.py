@@ -1,0 +1,9 @@
+"""`orchbench doctor` (not written yet)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `doctor` verb to ``app`` (placeholder until it is written)."""

@@ -1,0 +1,9 @@
+"""`orchbench report` (not written yet)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `report` verb to ``app`` (placeholder until it is written)."""

@@ -1,0 +1,9 @@
+"""`orchbench tune` (not written yet)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `tune` verb to ``app`` (placeholder until it is written)."""

@@ -1,0 +1,141 @@
+"""What a request and a task produce: engine timings, per-attempt records, task results.
+
+These are plain dataclasses (no validation cost on the hot path) that turn into
+JSON-able dicts with :func:`dataclasses.asdict`. All durations are seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from orchbench.config import Complexity, TaskType
+
+
+@dataclass(frozen=True, slots=True)
+class QualityChecks:
+    """What a good answer to a task looks like, beyond the generic checks of its type.
+
+    ``tests`` is Python test code run (in a subprocess, with a time limit) against the
+    answer: for a completion-style task the prompt plus the completion, for a chat task
+    the code extracted from the answer. ``contains`` are strings a good answer includes.
+    """
+
+    contains: tuple[str, ...] = ()
+    tests: str | None = None
+    language: str | None = None
+    """``"python"`` asks for a parse check even without tests."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """One task to submit: what :meth:`Orchestrator.execute_parallel_tasks` accepts
+    besides plain ``(task_type, prompt, complexity)`` tuples."""
+
+    task_type: TaskType
+    prompt: str
+    complexity: Complexity | None = None
+    max_tokens: int | None = None
+    checks: QualityChecks | None = None
+    name: str | None = None
+    priority: int | None = None
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Timings:
+    """What the engine really measured for one request (seconds, token counts).
+
+    ``None`` means the engine could not measure it, never a guess. ``queue_s`` is time
+    spent waiting inside the engine (e.g. for an Ollama parallel slot), not in
+    orchbench's own queue, which :class:`AttemptRecord` keeps as ``queue_wait_s``.
+    """
+
+    total_s: float
+    load_s: float | None = None
+    ttft_s: float | None = None
+    prompt_tokens: int | None = None
+    prompt_s: float | None = None
+    completion_tokens: int | None = None
+    completion_s: float | None = None
+    queue_s: float | None = None
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Decode rate: completion tokens per second of completion time."""
+        if not self.completion_tokens or not self.completion_s:
+            return None
+        return self.completion_tokens / self.completion_s
+
+
+@dataclass(slots=True)
+class AttemptRecord:
+    """One try of one task on one model: the row of ``records.jsonl``."""
+
+    task_id: int
+    attempt: int
+    model: str
+    task_type: TaskType
+    complexity: Complexity
+    backend: str
+    started_at: float
+    """Wall-clock (``time.time()``) instant the request was sent to the engine."""
+    queue_wait_s: float
+    """Time the task waited in orchbench's queue for a slot before this attempt."""
+    success: bool
+    error: str | None = None
+    timings: Timings | None = None
+    quality: float | None = None
+    instance: int | None = None
+    """Which engine instance served it, where the engine has several (embedded)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A flat JSON-able dict (timings inlined with their own names)."""
+        row = asdict(self)
+        timings = row.pop("timings") or {}
+        row["task_type"] = self.task_type.value
+        row["complexity"] = self.complexity.value
+        for key in ("total_s", "load_s", "ttft_s", "prompt_tokens", "prompt_s",
+                    "completion_tokens", "completion_s", "queue_s"):
+            row[key] = timings.get(key)
+        return row
+
+
+@dataclass(slots=True)
+class TaskResult:
+    """The one result every submitted task ends with.
+
+    ``success`` false means every candidate model failed; ``attempts`` then lists each
+    model tried and why it failed (``error`` summarises them).
+    """
+
+    task_id: int
+    task_type: TaskType
+    complexity: Complexity
+    prompt: str
+    model_name: str | None
+    success: bool
+    response_time: float
+    """Seconds from submission to result, queueing and retries included."""
+    text: str = ""
+    quality_score: float = 0.0
+    error: str | None = None
+    timings: Timings | None = None
+    attempts: list[AttemptRecord] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return {
+            "task_id": self.task_id,
+            "task_type": self.task_type.value,
+            "complexity": self.complexity.value,
+            "prompt": self.prompt,
+            "model_name": self.model_name,
+            "success": self.success,
+            "response_time": self.response_time,
+            "text": self.text,
+            "quality_score": self.quality_score,
+            "error": self.error,
+            "timings": asdict(self.timings) if self.timings else None,
+            "attempts": [a.to_dict() for a in self.attempts],
+        }
