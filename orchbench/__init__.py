@@ -18,9 +18,19 @@ from orchbench.config import (
 from orchbench.errors import OrchbenchError
 from orchbench.profiles import load_profile, save_profile
 from orchbench.records import AttemptRecord, QualityChecks, TaskResult, TaskSpec, Timings
-from orchbench.scheduler import Orchestrator, get_orchestrator, run_sync
 
 __version__ = "0.1.0"
+
+_LAZY = {"Orchestrator", "get_orchestrator", "run_sync"}
+
+
+def __getattr__(name: str) -> object:
+    # The scheduler is imported on first use, so `import orchbench.config` stays light.
+    if name in _LAZY:
+        from orchbench import scheduler
+
+        return getattr(scheduler, name)
+    raise AttributeError(f"module 'orchbench' has no attribute {name!r}")
 
 __all__ = [
     "AttemptRecord",
@@ -28,8 +38,8 @@ __all__ = [
     "HardwareSpec",
     "ModelConfig",
     "ModelTier",
-    "Orchestrator",
     "OrchbenchError",
+    "Orchestrator",
     "Profile",
     "QualityChecks",
     "Route",

@@ -60,6 +60,18 @@ PromptStyle = Literal["chat", "completion"]
 BackendKind = Literal["auto", "ollama", "openai", "embedded", "sim", "fake"]
 
 
+class FieldProblems(ValueError):
+    """Problems found across fields by a model validator, each with the field it concerns.
+
+    Pydantic reports a validator's ``ValueError`` at the model's own location; carrying
+    the real field path lets :func:`orchbench.profiles.format_validation_error` name it.
+    """
+
+    def __init__(self, problems: list[tuple[tuple[str, ...], str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{'.'.join(loc)}: {msg}" for loc, msg in problems))
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, use_enum_values=False)
 
@@ -91,10 +103,17 @@ class ModelConfig(_Strict):
     gguf: str | None = None
     n_threads: int | None = Field(default=None, ge=1, le=256)
     n_ctx: int = Field(default=2048, gt=0)
-    # planning
+    # planning (orchbench.planning): file size and the shape that sizes the KV cache
     size_gb: float | None = Field(default=None, ge=0)
+    """Size of the weights file in GB (10^9 bytes), as ``ollama list`` shows it."""
     params_b: float | None = Field(default=None, gt=0)
     quantization: str | None = None
+    n_layers: int | None = Field(default=None, ge=1)
+    n_kv_heads: int | None = Field(default=None, ge=1)
+    """Key/value heads per layer (fewer than attention heads under grouped-query attention)."""
+    head_dim: int | None = Field(default=None, ge=1)
+    context_length: int | None = Field(default=None, gt=0)
+    """The longest context the model was trained for; ``num_ctx`` above it is wasted memory."""
 
 
 class Settings(_Strict):
@@ -170,24 +189,32 @@ class Profile(_Strict):
 
     @model_validator(mode="after")
     def _check_references(self) -> Profile:
+        problems: list[tuple[tuple[str, ...], str]] = []
         for key, model in self.models.items():
             if model.name != key:
-                raise ValueError(f"models.{key}: name {model.name!r} must equal its key {key!r}")
-        known = sorted(self.models)
+                problems.append(
+                    (("models", key, "name"), f"{model.name!r} must equal its key {key!r}")
+                )
+        known = ", ".join(sorted(self.models))
         for task_type, route in self.routing.items():
             for part in ("primary", "fallback"):
                 for name in getattr(route, part):
+                    loc = ("routing", task_type.value, part)
                     if name not in self.models:
-                        raise ValueError(
-                            f"routing.{task_type.value}.{part}: model {name!r} is not defined "
-                            f"in [models]; defined models: {', '.join(known)}"
+                        problems.append(
+                            (loc, f"model {name!r} is not defined in [models]; defined: {known}")
                         )
-                    if task_type not in self.models[name].task_types:
-                        raise ValueError(
-                            f"routing.{task_type.value}.{part}: model {name!r} does not list "
-                            f"{task_type.value!r} in its task_types "
-                            f"({', '.join(t.value for t in self.models[name].task_types)})"
+                    elif task_type not in self.models[name].task_types:
+                        listed = ", ".join(t.value for t in self.models[name].task_types)
+                        problems.append(
+                            (
+                                loc,
+                                f"model {name!r} does not list {task_type.value!r} in its "
+                                f"task_types ({listed}); add it there or route elsewhere",
+                            )
                         )
+        if problems:
+            raise FieldProblems(problems)
         return self
 
     def model_list(self) -> list[ModelConfig]:

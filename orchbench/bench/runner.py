@@ -1,0 +1,243 @@
+"""Run one workload in one mode and reduce it to the numbers a person compares.
+
+Modes:
+
+- ``"sequential"``: the profile with ``max_concurrent_tasks = 1``;
+- ``"parallel"``: the profile's own limits;
+- ``"model:<name>"``: every task on that one model, alone (the profile reduced to it),
+  at its own ``concurrent_limit``.
+
+In every mode the whole workload is submitted at once, so the modes differ only in the
+limits: latency means the same thing in each (submission to result, queueing included),
+and work done outside a model slot (scoring an answer by running its tests) overlaps the
+next generation alike in every mode instead of favouring the parallel one.
+
+All timing uses the running loop's clock, so a mode runs unchanged on the simulator's
+virtual clock.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchbench.backends._base import Backend
+from orchbench.bench.workload import Workload
+from orchbench.config import Complexity, Profile, Route, TaskType
+from orchbench.errors import ConfigError
+from orchbench.records import AttemptRecord, TaskResult
+
+COMPARE_MODES = ("sequential", "parallel")
+MODEL_PREFIX = "model:"
+AGGREGATE_KEYS = (
+    "total_s",
+    "tasks",
+    "tasks_per_s",
+    "completion_tokens",
+    "tokens_per_s",
+    "p50_latency_s",
+    "p95_latency_s",
+    "mean_ttft_s",
+    "mean_queue_s",
+    "mean_quality",
+    "failures",
+    "per_type_s",
+)
+
+
+@dataclass
+class ModeRun:
+    """One mode run of a workload: its results (submission order), attempts, and aggregates."""
+
+    mode: str
+    repeat: int
+    results: list[TaskResult]
+    records: list[AttemptRecord]
+    wall_s: float
+    aggregates: dict[str, Any] = field(default_factory=dict)
+    task_names: list[str] = field(default_factory=list)
+    """``task_names[i]`` is the suite's name for ``results[i]``."""
+    performance_report: dict[str, Any] = field(default_factory=dict)
+    """The mode's orchestrator's :meth:`get_performance_report`."""
+    recommendations: dict[str, Any] = field(default_factory=dict)
+    """The mode's orchestrator's :meth:`get_model_recommendations`."""
+
+
+def modes_for(profile: Profile, which: str) -> list[str]:
+    """The mode list for ``--mode compare|models|all``."""
+    models = [f"{MODEL_PREFIX}{name}" for name in profile.models]
+    if which == "compare":
+        return list(COMPARE_MODES)
+    if which == "models":
+        return models
+    if which == "all":
+        return [*COMPARE_MODES, *models]
+    raise ConfigError(f"--mode {which!r} is not valid; valid modes: compare, models, all")
+
+
+def profile_for_mode(profile: Profile, mode: str) -> Profile:
+    """A deep copy of ``profile`` shaped for ``mode`` (the original is never changed)."""
+    copy = profile.model_copy(deep=True)
+    if mode == "parallel":
+        return copy
+    if mode == "sequential":
+        copy.settings.max_concurrent_tasks = 1
+        return copy
+    if mode.startswith(MODEL_PREFIX):
+        name = mode.removeprefix(MODEL_PREFIX)
+        if name not in copy.models:
+            raise ConfigError(
+                f"mode {mode!r}: profile {profile.name!r} has no model {name!r}; "
+                f"models: {', '.join(copy.models)}"
+            )
+        model = copy.models[name].model_copy(update={"task_types": list(TaskType)})
+        # Keep each type's typical complexity: it is what a task that names none gets.
+        routing = {
+            task_type: Route(
+                primary=[name],
+                complexity=(
+                    profile.routing[task_type].complexity
+                    if task_type in profile.routing
+                    else Complexity.MEDIUM
+                ),
+            )
+            for task_type in TaskType
+        }
+        data = copy.model_dump()
+        data.update(models={name: model.model_dump()}, routing=routing)
+        return Profile.model_validate(data)
+    raise ConfigError(
+        f"mode {mode!r} is not valid; valid modes: sequential, parallel, "
+        + ", ".join(f"{MODEL_PREFIX}{name}" for name in profile.models)
+    )
+
+
+async def run_mode(
+    profile: Profile,
+    backend: Backend,
+    workload: Workload,
+    mode: str,
+    *,
+    repeat: int = 0,
+    listener: Callable[[Any], None] | None = None,
+) -> ModeRun:
+    """Run every task of ``workload`` once in ``mode`` on ``backend``; never closes it.
+
+    A fresh :class:`~orchbench.scheduler.Orchestrator` is built for the mode (so its
+    records and speed estimates start clean) over the shared ``backend`` (so loaded
+    models stay loaded between modes). ``listener`` receives the scheduler's events.
+    """
+    import asyncio
+
+    from orchbench.scheduler import Orchestrator
+
+    shaped = profile_for_mode(profile, mode)
+    orchestrator = Orchestrator(shaped, backend)
+    if listener is not None:
+        orchestrator.add_listener(listener)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    results = list(await orchestrator.execute_parallel_tasks(workload.tasks))
+    wall_s = loop.time() - start
+    records = list(orchestrator.records)
+    return ModeRun(
+        mode=mode,
+        repeat=repeat,
+        results=results,
+        records=records,
+        wall_s=wall_s,
+        aggregates=aggregate(results, records, wall_s),
+        task_names=[t.name or f"task-{i}" for i, t in enumerate(workload.tasks)],
+        performance_report=orchestrator.get_performance_report(),
+        recommendations=orchestrator.get_model_recommendations(),
+    )
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The ``q``-th percentile (0–100) with linear interpolation, ``None`` when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return statistics.fmean(values) if values else None
+
+
+def aggregate(
+    results: Sequence[TaskResult], records: Sequence[AttemptRecord], wall_s: float
+) -> dict[str, Any]:
+    """The numbers of one mode run (see ``AGGREGATE_KEYS``).
+
+    Latency is each task's ``response_time`` (queueing and retries included); tokens count
+    every completion token the engine produced, retries included, since that is the work
+    the hardware did; quality averages over all tasks with a failed task counting 0.
+    """
+    latencies = [r.response_time for r in results]
+    tokens = sum((rec.timings.completion_tokens or 0) for rec in records if rec.timings)
+    ttfts = [
+        rec.timings.ttft_s for rec in records if rec.timings and rec.timings.ttft_s is not None
+    ]
+    per_type: dict[str, list[float]] = {}
+    for result in results:
+        per_type.setdefault(result.task_type.value, []).append(result.response_time)
+    return {
+        "total_s": wall_s,
+        "tasks": len(results),
+        "tasks_per_s": len(results) / wall_s if wall_s > 0 else None,
+        "completion_tokens": tokens,
+        "tokens_per_s": tokens / wall_s if wall_s > 0 else None,
+        "p50_latency_s": percentile(latencies, 50),
+        "p95_latency_s": percentile(latencies, 95),
+        "mean_ttft_s": _mean(ttfts),
+        "mean_queue_s": _mean([rec.queue_wait_s for rec in records]),
+        "mean_quality": _mean([r.quality_score if r.success else 0.0 for r in results]),
+        "failures": sum(1 for r in results if not r.success),
+        "per_type_s": {k: statistics.fmean(v) for k, v in per_type.items()},
+    }
+
+
+def median_aggregates(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Key by key median of several runs' aggregates (``per_type_s`` per type)."""
+    if not runs:
+        return {}
+    merged: dict[str, Any] = {}
+    for key in runs[0]:
+        if key == "per_type_s":
+            types = dict.fromkeys(t for run in runs for t in run.get(key, {}))
+            merged[key] = {
+                t: statistics.median([run[key][t] for run in runs if t in run.get(key, {})])
+                for t in types
+            }
+            continue
+        values = [run[key] for run in runs if isinstance(run.get(key), int | float)]
+        middle = statistics.median(values) if values else None
+        # Counts stay integers where the median is a whole number (the usual case).
+        if all(isinstance(v, int) for v in values) and middle is not None:
+            middle = int(middle) if float(middle).is_integer() else middle
+        merged[key] = middle
+    return merged
+
+
+def speedup(sequential: Sequence[ModeRun], parallel: Sequence[ModeRun]) -> dict[str, Any]:
+    """Sequential total time over parallel total time, per repeat: median, min, max, values."""
+    by_repeat = {run.repeat: run.wall_s for run in parallel}
+    values = [
+        run.wall_s / by_repeat[run.repeat]
+        for run in sequential
+        if by_repeat.get(run.repeat) and run.wall_s > 0
+    ]
+    if not values:
+        return {"median": None, "min": None, "max": None, "values": []}
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "values": values,
+    }

@@ -1,0 +1,251 @@
+"""One benchmark run of one workload on one profile: warm up, alternate modes, store.
+
+:class:`BenchSession` is what the pytest plugin's ``bench_run`` fixture (and so
+``orchbench run``) executes. It warms every model up and runs ``warmup`` untimed tasks
+first, so load time is charged to no mode; then for each repeat it runs every mode in
+turn (sequential, parallel, sequential, parallel, ...) so slow drift of the machine
+spreads over both; after each mode it appends the rows and rewrites ``summary.json``.
+
+>>> result = BenchSession(load_profile("embedded"), "embedded", load_suite("smoke"),
+...                       out=Path("results")).run()             # doctest: +SKIP
+>>> result.speedup                                                # doctest: +SKIP
+1.21
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from orchbench.backends._base import Backend
+from orchbench.bench.outcome import BenchResult, model_stats
+from orchbench.bench.runner import (
+    COMPARE_MODES,
+    ModeRun,
+    median_aggregates,
+    profile_for_mode,
+    run_mode,
+    speedup,
+)
+from orchbench.bench.store import SCHEMA, RunStore, new_run_dir
+from orchbench.bench.workload import Workload
+from orchbench.config import Profile
+
+
+class BenchObserver:
+    """Hooks a front end (the CLI's progress bar) receives; every method is a no-op here."""
+
+    def run_started(self, session: BenchSession, total_tasks: int) -> None:
+        """The run starts; ``total_tasks`` counts every timed task over all modes."""
+
+    def mode_started(self, mode: str, repeat: int, n_tasks: int) -> None:
+        """A mode run starts (``mode`` is ``"warmup"`` for the untimed warm-up)."""
+
+    def event(self, event: Any) -> None:
+        """A :class:`~orchbench.scheduler.SchedulerEvent` from the running orchestrator."""
+
+    def mode_finished(self, run: ModeRun) -> None:
+        """A mode run finished and was stored."""
+
+    def run_finished(self, result: BenchResult) -> None:
+        """The run finished (or stopped: see ``result.status``)."""
+
+
+class BenchSession:
+    """Runs ``workload`` on ``profile`` over the ``backend_kind`` engine in every mode.
+
+    ``backend`` may be given (a :class:`Backend` instance, e.g. a fake in tests); else it is
+    built with :func:`orchbench.backends.make_backend` and closed at the end. ``out`` is
+    the parent results folder (a fresh run folder is created in it), or ``run_dir`` the
+    exact folder; with neither, nothing is written.
+    """
+
+    def __init__(
+        self,
+        profile: Profile,
+        backend_kind: str,
+        workload: Workload,
+        *,
+        repeat: int = 1,
+        warmup: int = 1,
+        modes: Sequence[str] = COMPARE_MODES,
+        out: Path | None = None,
+        run_dir: Path | None = None,
+        backend: Backend | None = None,
+        observer: BenchObserver | None = None,
+        sample_interval_s: float = 0.5,
+    ) -> None:
+        self.profile = profile
+        self.backend_kind = backend_kind
+        self.workload = workload
+        self.repeat = repeat
+        self.warmup = warmup
+        self.modes = list(modes)
+        for mode in self.modes:
+            profile_for_mode(profile, mode)  # validates the mode before any work
+        self.backend = backend
+        self.observer = observer or BenchObserver()
+        self.sample_interval_s = sample_interval_s
+        if run_dir is None and out is not None:
+            run_dir = new_run_dir(Path(out), profile.name, workload.name)
+        self.store = RunStore(run_dir) if run_dir is not None else None
+        self.runs: dict[str, list[ModeRun]] = {mode: [] for mode in self.modes}
+        self.load_s: dict[str, float] = {}
+        self.started_at = time.time()
+        self._machine: dict[str, Any] | None = None
+        self._versions: dict[str, Any] | None = None
+
+    @property
+    def measured(self) -> bool:
+        """False for the simulator: its numbers are predictions, not measurements."""
+        return self.backend_kind != "sim"
+
+    def run(self) -> BenchResult:
+        """Run everything (on the virtual clock for ``sim``) and return the result.
+
+        On any interruption (Ctrl-C, an error) the summary is left marked ``partial``
+        with the reason, and the exception propagates.
+        """
+        from orchbench.bench.sampler import ResourceSampler
+
+        backend = self.backend
+        if backend is None:
+            from orchbench.backends import make_backend
+
+            backend = make_backend(self.backend_kind, profile=self.profile)
+        sampler = (
+            ResourceSampler(self.store.resources_path, interval_s=self.sample_interval_s)
+            if self.store and self.measured
+            else None
+        )
+        status = "complete"
+        stopped: str | None = None
+        try:
+            if sampler:
+                sampler.start()
+            _run_on(backend, self._run_all(backend, close=self.backend is None))
+        except BaseException as exc:
+            status, stopped = "partial", _reason(exc)
+            raise
+        finally:
+            if sampler:
+                sampler.stop()
+            result = self.result(status=status, stopped=stopped)
+            self.observer.run_finished(result)
+        return result
+
+    async def _run_all(self, backend: Backend, *, close: bool) -> None:
+        try:
+            await self._warm_up(backend)
+            self.observer.run_started(
+                self, len(self.workload.tasks) * len(self.modes) * self.repeat
+            )
+            for repeat in range(self.repeat):
+                for mode in self.modes:
+                    self.observer.mode_started(mode, repeat, len(self.workload.tasks))
+                    run = await run_mode(
+                        self.profile,
+                        backend,
+                        self.workload,
+                        mode,
+                        repeat=repeat,
+                        listener=self.observer.event,
+                    )
+                    self.runs[mode].append(run)
+                    if self.store:
+                        self.store.append_mode(run)
+                        self.store.write_summary(self.summary(status="partial"))
+                    self.observer.mode_finished(run)
+        finally:
+            if close:
+                await backend.close()
+
+    async def _warm_up(self, backend: Backend) -> None:
+        from orchbench.scheduler import Orchestrator
+
+        orchestrator = Orchestrator(profile_for_mode(self.profile, "parallel"), backend)
+        self.observer.mode_started("warmup", 0, self.warmup)
+        self.load_s = dict(await orchestrator.warmup())
+        if self.warmup:
+            tasks = list(self.workload.tasks[: self.warmup])
+            await orchestrator.execute_parallel_tasks(tasks)
+
+    def summary(self, *, status: str, stopped: str | None = None) -> dict[str, Any]:
+        """The ``summary.json`` document for what has run so far."""
+        from orchbench import __version__
+        from orchbench.bench.machine import machine_info, package_versions
+        from orchbench.profiles import profile_to_dict
+
+        if self._machine is None:
+            self._machine, self._versions = machine_info(), package_versions()
+        modes = {
+            mode: {
+                "runs": [{"repeat": r.repeat, **r.aggregates} for r in runs],
+                "median": median_aggregates([r.aggregates for r in runs]),
+            }
+            for mode, runs in self.runs.items()
+            if runs
+        }
+        last = next(
+            (runs[-1] for mode in ("parallel", *self.runs) if (runs := self.runs.get(mode))),
+            None,
+        )
+        return {
+            "schema": SCHEMA,
+            "status": status,
+            "stopped": stopped,
+            "orchbench_version": __version__,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(time.time()),
+            "machine": self._machine,
+            "versions": self._versions,
+            "profile": profile_to_dict(self.profile),
+            "backend": self.backend_kind,
+            "measured": self.measured,
+            "suite": {
+                "name": self.workload.name,
+                "tasks": len(self.workload.tasks),
+                "prompt_style": self.workload.prompt_style,
+                "source": str(self.workload.source) if self.workload.source else None,
+            },
+            "repeat": self.repeat,
+            "warmup": self.warmup,
+            "load_s": self.load_s,
+            "modes": modes,
+            "speedup": speedup(self.runs.get("sequential", []), self.runs.get("parallel", [])),
+            "models": model_stats(self.runs),
+            "performance_report": last.performance_report if last else {},
+            "recommendations": last.recommendations if last else {},
+        }
+
+    def result(self, *, status: str, stopped: str | None = None) -> BenchResult:
+        """The run so far as a :class:`BenchResult` (also rewrites ``summary.json``)."""
+        summary = self.summary(status=status, stopped=stopped)
+        if self.store:
+            self.store.write_summary(summary)
+        return BenchResult(
+            summary=summary, runs=self.runs, run_dir=self.store.path if self.store else None
+        )
+
+
+def _run_on(backend: Backend, main: Any) -> None:
+    if getattr(backend, "name", None) == "sim":
+        from orchbench.sim import run_on
+
+        run_on(backend, main)
+        return
+    import asyncio
+
+    asyncio.run(main)
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(t))
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    return f"{type(exc).__name__}: {exc}"

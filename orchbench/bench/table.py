@@ -1,0 +1,162 @@
+"""The run's tables for a terminal: the "Expected results" table per mode, the speedup
+line, and the "Model Performance" table, all built from a ``summary.json`` dict.
+
+Every table says which backend produced it, and a simulated run says so in capitals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from orchbench.bench.machine import describe
+
+
+def provenance(summary: dict[str, Any]) -> str:
+    """``"measured on embedded · AMD EPYC, 2 cores, 24 GB RAM"`` or ``"SIMULATED (sim) · ..."``."""
+    backend = summary.get("backend", "?")
+    head = f"measured on {backend}" if summary.get("measured", True) else f"SIMULATED ({backend})"
+    if summary.get("measured", True):
+        parts = [head, describe(summary.get("machine") or {})]
+    else:
+        # A simulation describes the profile's hardware, not the machine it ran on.
+        hardware = (summary.get("profile") or {}).get("hardware") or {}
+        parts = [head, f"modelled hardware: {hardware.get('name', '?')}"]
+    repeat = summary.get("repeat")
+    if repeat:
+        parts.append(f"median of {repeat} repeat{'s' if repeat != 1 else ''}")
+    if summary.get("status") != "complete":
+        parts.append(f"PARTIAL: {summary.get('stopped') or 'not finished'}")
+    return " · ".join(parts)
+
+
+def _s(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def _rate(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _q(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _n(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+
+
+_ROWS = (
+    ("Total time", "total_s", _s),
+    ("Tasks / s", "tasks_per_s", _rate),
+    ("Tokens / s", "tokens_per_s", _rate),
+    ("Latency p50", "p50_latency_s", _s),
+    ("Latency p95", "p95_latency_s", _s),
+    ("Mean time to first token", "mean_ttft_s", _s),
+    ("Mean queue wait", "mean_queue_s", _s),
+    ("Mean quality", "mean_quality", _q),
+    ("Failures", "failures", _n),
+)
+
+
+def mode_table(summary: dict[str, Any], modes: list[str] | None = None) -> Table | None:
+    """Metrics down, modes across (default: sequential and parallel); ``None`` if none ran."""
+    all_modes = summary.get("modes", {})
+    chosen = [m for m in (modes or ["sequential", "parallel"]) if m in all_modes]
+    if not chosen:
+        return None
+    suite = summary.get("suite", {}).get("name", "?")
+    profile = summary.get("profile", {}).get("name", "?")
+    tasks = summary.get("suite", {}).get("tasks")
+    table = Table(title=f"{suite} on {profile}: {tasks} tasks per mode", title_justify="left")
+    table.add_column("Metric")
+    for mode in chosen:
+        table.add_column(mode.capitalize(), justify="right")
+    medians = [all_modes[m]["median"] for m in chosen]
+    for label, key, fmt in _ROWS:
+        table.add_row(label, *(fmt(m.get(key)) for m in medians))
+    types = dict.fromkeys(t for m in medians for t in (m.get("per_type_s") or {}))
+    for task_type in types:
+        table.add_row(
+            f"{task_type} (mean latency)",
+            *(_s((m.get("per_type_s") or {}).get(task_type)) for m in medians),
+        )
+    return table
+
+
+def speedup_line(summary: dict[str, Any]) -> Text | None:
+    """``Speedup parallel vs sequential: 1.21× (min 1.12×, max 1.30×, 3 repeats)``."""
+    speed = summary.get("speedup") or {}
+    if speed.get("median") is None:
+        return None
+    n = len(speed.get("values", []))
+    text = Text("Speedup parallel vs sequential: ", style="bold")
+    text.append(f"{speed['median']:.2f}×", style="bold green" if speed["median"] > 1 else "bold")
+    text.append(f" (min {speed['min']:.2f}×, max {speed['max']:.2f}×, {n} repeat")
+    text.append(f"{'s' if n != 1 else ''}; total time sequential / parallel)")
+    if not summary.get("measured", True):
+        text.append("  SIMULATED", style="bold yellow")
+    return text
+
+
+def model_table(summary: dict[str, Any]) -> Table | None:
+    """The "Model Performance" table (each model alone); ``None`` when no model mode ran."""
+    models = summary.get("models") or {}
+    if not models:
+        return None
+    table = Table(title="Model Performance (each model alone)", title_justify="left")
+    for name, justify in (
+        ("Model", "left"),
+        ("Response time", "right"),
+        ("TTFT", "right"),
+        ("Tokens / s", "right"),
+        ("Quality", "right"),
+        ("Failures", "right"),
+        ("Best at", "left"),
+    ):
+        table.add_column(name, justify=justify, no_wrap=name == "Model")  # type: ignore[arg-type]
+    for name, stats in models.items():
+        table.add_row(
+            name,
+            _s(stats.get("response_s")),
+            _s(stats.get("ttft_s")),
+            _rate(stats.get("tokens_per_s")),
+            _q(stats.get("quality")),
+            _n(stats.get("failures")),
+            ", ".join(stats.get("best_types") or []) or "—",
+        )
+    return table
+
+
+def render(summary: dict[str, Any]) -> Group:
+    """Everything worth printing for one run, as one renderable.
+
+    Each table is followed by the line saying what produced it (a line of its own, so it
+    never wraps to the table's width).
+    """
+    origin = Text(provenance(summary), style="dim" if summary.get("measured", True) else "yellow")
+    parts: list[Any] = []
+    table = mode_table(summary)
+    if table is not None:
+        parts += [table, origin]
+    line = speedup_line(summary)
+    if line is not None:
+        parts.append(line)
+    models = model_table(summary)
+    if models is not None:
+        parts += [models, origin]
+    if not parts:
+        parts.append(Text(f"no mode finished ({provenance(summary)})", style="yellow"))
+    return Group(*parts)
+
+
+def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
+    """Print :func:`render` of ``summary`` to ``console`` (stdout by default)."""
+    (console or Console()).print(render(summary))

@@ -1,0 +1,204 @@
+"""Performance tracking: what every attempt and task measured, and the reports built on it.
+
+:class:`PerformanceTracker` keeps one :class:`~orchbench.records.AttemptRecord` per attempt
+and one short row per finished task. :func:`performance_report` and
+:func:`model_recommendations` turn them into JSON-able dicts. Definitions:
+
+- response time: the engine's measured ``total_s`` of successful attempts (queueing in
+  orchbench's own queue is reported separately as ``queue_wait_s``);
+- tokens/s: completion tokens over completion seconds, summed over attempts;
+- utilisation: seconds a model had requests in flight (summed per request) over
+  ``span × concurrent_limit``, where span runs from the first attempt's start to the last
+  one's end — 1.0 means every slot of the model was busy the whole time;
+- quality: the final quality score of successful tasks.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from orchbench.config import ModelConfig
+from orchbench.records import AttemptRecord, TaskResult
+
+
+class PerformanceTracker:
+    """Attempt records, task results and busy time, appended as the scheduler runs."""
+
+    def __init__(self) -> None:
+        self.records: list[AttemptRecord] = []
+        self.tasks: list[TaskResult] = []
+        self.busy_s: dict[str, float] = {}
+        self.first_start: float | None = None
+        self.last_end: float | None = None
+
+    def add_attempt(self, record: AttemptRecord, busy_s: float) -> None:
+        """Keep one attempt; ``busy_s`` is how long it held its slot."""
+        self.records.append(record)
+        self.busy_s[record.model] = self.busy_s.get(record.model, 0.0) + busy_s
+        end = record.started_at + busy_s
+        if self.first_start is None or record.started_at < self.first_start:
+            self.first_start = record.started_at
+        if self.last_end is None or end > self.last_end:
+            self.last_end = end
+
+    def add_result(self, result: TaskResult) -> None:
+        """Keep one finished task."""
+        self.tasks.append(result)
+
+    def clear(self) -> None:
+        """Forget everything measured so far."""
+        self.records = []
+        self.tasks = []
+        self.busy_s = {}
+        self.first_start = self.last_end = None
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return cuts[round(q * 100) - 1]
+
+
+def _mean(values: Iterable[float]) -> float | None:
+    values = list(values)
+    return statistics.fmean(values) if values else None
+
+
+def _model_stats(
+    name: str, records: list[AttemptRecord], busy_s: float, span: float, limit: int | None
+) -> dict[str, Any]:
+    ok = [r for r in records if r.success]
+    times = [r.timings.total_s for r in ok if r.timings is not None]
+    ttfts = [r.timings.ttft_s for r in ok if r.timings and r.timings.ttft_s is not None]
+    tokens = sum(r.timings.completion_tokens or 0 for r in ok if r.timings)
+    token_s = sum(r.timings.completion_s or 0.0 for r in ok if r.timings)
+    quality = [r.quality for r in ok if r.quality is not None]
+    waits = [r.queue_wait_s for r in records]
+    failed = len(records) - len(ok)
+    utilisation = busy_s / (span * limit) if span > 0 and limit else None
+    return {
+        "attempts": len(records),
+        "successes": len(ok),
+        "failures": failed,
+        "success_rate": len(ok) / len(records) if records else None,
+        "failure_rate": failed / len(records) if records else None,
+        "response_time": {
+            "mean": _mean(times),
+            "p50": _quantile(times, 0.50),
+            "p95": _quantile(times, 0.95),
+        },
+        "mean_ttft_s": _mean(ttfts),
+        "tokens_per_s": tokens / token_s if token_s > 0 else None,
+        "completion_tokens": tokens,
+        "mean_queue_wait_s": _mean(waits),
+        "mean_quality": _mean(quality),
+        "busy_s": busy_s,
+        "concurrent_limit": limit,
+        "utilisation": utilisation,
+    }
+
+
+def performance_report(
+    tracker: PerformanceTracker, models: Mapping[str, ModelConfig]
+) -> dict[str, Any]:
+    """Per model and per task type statistics of everything tracked; JSON-able.
+
+    Keys: ``tasks`` (count, successes, failures, success_rate), ``span_s``, ``models``
+    (per model: attempts, success/failure counts and rates, response_time mean/p50/p95,
+    mean_ttft_s, tokens_per_s, mean_queue_wait_s, mean_quality, utilisation),
+    ``quality_by_task_type`` (mean, count), ``distribution`` (task type → model → tasks).
+    """
+    by_model: dict[str, list[AttemptRecord]] = {}
+    for record in tracker.records:
+        by_model.setdefault(record.model, []).append(record)
+    span = 0.0
+    if tracker.first_start is not None and tracker.last_end is not None:
+        span = tracker.last_end - tracker.first_start
+    per_model = {}
+    for name, records in sorted(by_model.items()):
+        limit = models[name].concurrent_limit if name in models else None
+        per_model[name] = _model_stats(name, records, tracker.busy_s.get(name, 0.0), span, limit)
+    quality: dict[str, list[float]] = {}
+    distribution: dict[str, dict[str, int]] = {}
+    for row in tracker.tasks:
+        task_type = row.task_type.value
+        if row.success:
+            quality.setdefault(task_type, []).append(row.quality_score)
+        model = row.model_name if row.success and row.model_name else "(failed)"
+        per_type = distribution.setdefault(task_type, {})
+        per_type[model] = per_type.get(model, 0) + 1
+    done = len(tracker.tasks)
+    succeeded = sum(row.success for row in tracker.tasks)
+    return {
+        "tasks": {
+            "count": done,
+            "successes": succeeded,
+            "failures": done - succeeded,
+            "success_rate": succeeded / done if done else None,
+            "mean_response_time": _mean(row.response_time for row in tracker.tasks),
+        },
+        "span_s": span,
+        "models": per_model,
+        "quality_by_task_type": {
+            t: {"mean": statistics.fmean(v), "count": len(v)} for t, v in sorted(quality.items())
+        },
+        "distribution": {t: dict(sorted(d.items())) for t, d in sorted(distribution.items())},
+    }
+
+
+def model_recommendations(tracker: PerformanceTracker) -> dict[str, list[dict[str, Any]]]:
+    """Per task type, the models that served it ranked by measured quality, then speed.
+
+    Each entry: ``model``, ``tasks`` (successful tasks measured), ``mean_quality``,
+    ``mean_response_s`` (engine time of the successful attempts), ``success_rate`` (of its
+    attempts on that task type) and a one-line ``reason``. A model that never succeeded on
+    a type is ranked last with quality 0.
+    """
+    attempts: dict[tuple[str, str], list[AttemptRecord]] = {}
+    for record in tracker.records:
+        attempts.setdefault((record.task_type.value, record.model), []).append(record)
+    ranked: dict[str, list[dict[str, Any]]] = {}
+    for (task_type, model), records in attempts.items():
+        ok = [r for r in records if r.success]
+        quality = _mean(r.quality for r in ok if r.quality is not None)
+        seconds = _mean(r.timings.total_s for r in ok if r.timings is not None)
+        ranked.setdefault(task_type, []).append(
+            {
+                "model": model,
+                "tasks": len(ok),
+                "mean_quality": quality,
+                "mean_response_s": seconds,
+                "success_rate": len(ok) / len(records),
+            }
+        )
+    for entries in ranked.values():
+        entries.sort(
+            key=lambda e: (
+                -(e["mean_quality"] or 0.0),
+                e["mean_response_s"] if e["mean_response_s"] is not None else float("inf"),
+                e["model"],
+            )
+        )
+        for place, entry in enumerate(entries):
+            entry["reason"] = _reason(place, entry, entries)
+    return dict(sorted(ranked.items()))
+
+
+def _reason(place: int, entry: dict[str, Any], entries: list[dict[str, Any]]) -> str:
+    if not entry["tasks"]:
+        return f"never succeeded on this task type ({entry['success_rate']:.0%} of attempts)"
+    quality = entry["mean_quality"] or 0.0
+    seconds = entry["mean_response_s"]
+    speed = f"{seconds:.2f}s mean response" if seconds is not None else "speed unmeasured"
+    if place == 0:
+        lead = "best measured quality" if len(entries) > 1 else "only model measured"
+        return f"{lead} ({quality:.2f}, {speed}, {entry['tasks']} tasks)"
+    best = entries[0]
+    if abs((best["mean_quality"] or 0.0) - quality) < 1e-9:
+        return f"same quality as {best['model']} ({quality:.2f}) but slower ({speed})"
+    return f"lower quality ({quality:.2f} vs {best['mean_quality'] or 0.0:.2f}); {speed}"

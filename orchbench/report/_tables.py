@@ -1,0 +1,98 @@
+"""Turn the summary's nested JSON (performance report, recommendations, aggregates)
+into plain tables of strings that the HTML page and the terminal can both show."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchbench.report._compare import METRICS
+
+
+@dataclass(frozen=True)
+class Table:
+    """A titled table whose cells are already formatted strings."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+
+
+def fmt(value: Any) -> str:
+    """A cell: floats to 4 significant digits, lists joined, ``None`` as an en dash."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(fmt(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {fmt(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(key for row in rows for key in row))
+
+
+def _is_records(obj: Any) -> bool:
+    return isinstance(obj, dict) and bool(obj) and all(isinstance(v, dict) for v in obj.values())
+
+
+def _is_grouped(obj: Any) -> bool:
+    return (
+        isinstance(obj, dict)
+        and any(obj.values())
+        and all(isinstance(v, list) and all(isinstance(x, dict) for x in v) for v in obj.values())
+    )
+
+
+def tables_from(obj: Any, title: str) -> list[Table]:
+    """Tables for any JSON value, recursively.
+
+    A dict of dicts (e.g. model → statistics) becomes one row per key; a dict of lists of
+    dicts (e.g. task type → ranked models) one table with the key as first column; a list
+    of dicts one row each; the scalars of a dict a key/value table.
+    """
+    if _is_records(obj):
+        columns = _columns(list(obj.values()))
+        rows = [[str(k), *(fmt(v.get(c)) for c in columns)] for k, v in obj.items()]
+        return [Table(title, ["", *columns], rows)]
+    if _is_grouped(obj):
+        columns = _columns([x for v in obj.values() for x in v])
+        rows = [[str(k), *(fmt(x.get(c)) for c in columns)] for k, v in obj.items() for x in v]
+        return [Table(title, ["", *columns], rows)]
+    if isinstance(obj, list) and obj and all(isinstance(v, dict) for v in obj):
+        columns = _columns(obj)
+        return [Table(title, columns, [[fmt(r.get(c)) for c in columns] for r in obj])]
+    if not isinstance(obj, dict):
+        return [Table(title, ["value"], [[fmt(obj)]])]
+    scalars = [[str(k), fmt(v)] for k, v in obj.items() if not isinstance(v, dict | list)]
+    tables = [Table(title, ["", "value"], scalars)] if scalars else []
+    for key, value in obj.items():
+        if isinstance(value, dict | list) and value:
+            tables += tables_from(value, f"{title} · {key}")
+    return tables
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    """Each aggregate per mode: the median over repeats and, with repeats, their min–max."""
+    modes = summary.get("modes") or {}
+    names = sorted(modes, key=lambda m: (m != "sequential", m != "parallel", m))
+    rows = []
+    for key, label, _ in METRICS:
+        row = [label]
+        for mode in names:
+            median = (modes[mode].get("median") or {}).get(key)
+            values = [r.get(key) for r in modes[mode].get("runs") or [] if r.get(key) is not None]
+            cell = fmt(median)
+            if len(values) > 1:
+                cell += f" ({fmt(min(values))}–{fmt(max(values))})"
+            row.append(cell)
+        rows.append(row)
+    return Table(
+        "Aggregates per mode (median over repeats, min–max in brackets)", ["metric", *names], rows
+    )

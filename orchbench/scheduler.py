@@ -1,0 +1,373 @@
+"""The multi-model scheduler: route each task, hold the limits, retry, fall back, escalate.
+
+>>> import asyncio
+>>> from orchbench.backends._fake import FakeBackend
+>>> orch = get_orchestrator("embedded", backend=FakeBackend(text="return s[::-1]"))
+>>> result = run_sync(orch.execute_task("coding", "def reverse(s):", "simple"))  # doctest: +SKIP
+
+Life of a task: it is given its candidate models (:mod:`orchbench.routing`) and a priority
+(its own, or the highest among its candidates), then waits in the dispatcher's queue
+(:mod:`orchbench._dispatch`) for a slot on the best free candidate. Each attempt runs the
+backend under a ``default_timeout`` deadline (:mod:`orchbench._attempts`); a timeout or
+engine error is retried on the same model up to ``retry_attempts`` times with exponential
+backoff (the slot is given back while it waits), a non-retryable error (e.g. a model that
+is not installed) moves on at once, and then the next candidate is tried. A successful
+answer is scored (:mod:`orchbench.quality`); below ``quality_threshold``, with
+``escalate_on_low_quality``, one try on a stronger tier is made and the better answer kept.
+Every task ends with exactly one :class:`~orchbench.records.TaskResult`.
+
+Only ``loop.time()``, ``loop.call_at`` and ``asyncio.sleep`` measure time, so the same
+code runs on the simulator's virtual clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+
+from orchbench._attempts import AttemptRunner, Job, Scorer
+from orchbench._dispatch import GONE, Dispatcher
+from orchbench.backends._base import Backend, GenerateResult
+from orchbench.config import Complexity, ModelConfig, Profile, Settings, TaskType
+from orchbench.errors import ConfigError
+from orchbench.metrics import PerformanceTracker, model_recommendations, performance_report
+from orchbench.records import AttemptRecord, QualityChecks, TaskResult, TaskSpec
+from orchbench.routing import Candidate, SpeedTracker, candidates, default_complexity, stronger_than
+
+logger = logging.getLogger("orchbench")
+T = TypeVar("T")
+_Routes = dict[
+    tuple[TaskType | str, Complexity | str | None],
+    tuple[TaskType, Complexity, list[Candidate], tuple[str, ...], int],
+]
+"""Routing decided once per (task type, complexity) among tasks submitted together."""
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerEvent:
+    """Progress news for listeners.
+
+    ``queued`` when a task is submitted, ``started`` when an attempt is sent to a model,
+    ``finished`` once per task with its final model, ``success`` and ``result``.
+    ``in_flight`` is the number of requests per model right after the event, ``queued``
+    the number of tasks waiting for a slot.
+    """
+
+    kind: Literal["queued", "started", "finished"]
+    task_id: int
+    model: str | None
+    in_flight: dict[str, int]
+    queued: int
+    success: bool | None = None
+    result: TaskResult | None = None
+
+
+def _enum(kind: Any, value: object, field: str) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        valid = ", ".join(v.value for v in kind)
+        raise ConfigError(f"{field} {value!r} is not valid; valid values: {valid}") from None
+
+
+class Orchestrator:
+    """Runs tasks on a profile's models through one backend; see the module docstring.
+
+    ``model_configs`` and ``settings`` are the profile's own objects: edit them (change a
+    model's ``concurrent_limit`` or ``priority``, add a :class:`ModelConfig`) and the next
+    task sees the change. ``scorer`` replaces :func:`orchbench.quality.score` (tests).
+    """
+
+    def __init__(self, profile: Profile, backend: Backend, *, scorer: Scorer | None = None) -> None:
+        self.profile = profile
+        self.backend = backend
+        self._speeds = SpeedTracker()
+        self._dispatcher = Dispatcher(profile, self._speeds)
+        self._tracker = PerformanceTracker()
+        self._listeners: list[Callable[[SchedulerEvent], None]] = []
+        self._runner = AttemptRunner(
+            profile, backend, self._dispatcher, self._tracker, self._speeds, None
+        )
+        self._runner.scorer = scorer
+        self._next_id = 0
+
+    @property
+    def settings(self) -> Settings:
+        """The live scheduler settings (``profile.settings``)."""
+        return self.profile.settings
+
+    @property
+    def model_configs(self) -> dict[str, ModelConfig]:
+        """The live models (``profile.models``); edits apply to the next task."""
+        return self.profile.models
+
+    @model_configs.setter
+    def model_configs(self, value: dict[str, ModelConfig]) -> None:
+        self.profile.models = value
+
+    @property
+    def records(self) -> list[AttemptRecord]:
+        """A copy of every attempt record so far, in the order attempts ended."""
+        return list(self._tracker.records)
+
+    def add_listener(self, fn: Callable[[SchedulerEvent], None]) -> None:
+        """Call ``fn`` with a :class:`SchedulerEvent` on every queue/start/finish."""
+        self._listeners.append(fn)
+        self._runner.on_start = self._started
+
+    def reset_metrics(self) -> None:
+        """Forget the attempt records and task rows (routing's speed estimates stay)."""
+        self._tracker.clear()
+
+    def get_performance_report(self) -> dict[str, Any]:
+        """A JSON-able report of everything measured (see :func:`metrics.performance_report`)."""
+        return performance_report(self._tracker, self.profile.models)
+
+    def get_model_recommendations(self) -> dict[str, list[dict[str, Any]]]:
+        """Per task type, measured models ranked by quality then speed, with a reason each."""
+        return model_recommendations(self._tracker)
+
+    # -- submitting ----------------------------------------------------------------------
+
+    async def execute_task(
+        self,
+        task_type: TaskType | str,
+        prompt: str,
+        complexity: Complexity | str | None = None,
+        *,
+        max_tokens: int | None = None,
+        priority: int | None = None,
+        checks: QualityChecks | None = None,
+        stop: Sequence[str] = (),
+        name: str | None = None,
+    ) -> TaskResult:
+        """Run one task to its one result (success, or failure naming every model tried).
+
+        Raises :class:`~orchbench.errors.ConfigError` only for an invalid task type or
+        complexity; engine failures end up in the result, never as exceptions.
+        """
+        loop = asyncio.get_running_loop()
+        job = self._submit(loop, {}, task_type, prompt, complexity, priority)
+        job.max_tokens, job.checks, job.stop = max_tokens, checks, list(stop)
+        return await self._run(job)
+
+    async def execute_parallel_tasks(self, tasks: Iterable[TaskSpec | tuple]) -> list[TaskResult]:
+        """Run tasks concurrently within the limits; results come in submission order.
+
+        Each task is a :class:`~orchbench.records.TaskSpec` or a ``(task_type, prompt)`` /
+        ``(task_type, prompt, complexity)`` tuple. All are validated before any starts.
+        """
+        loop = asyncio.get_running_loop()
+        routes: _Routes = {}
+        jobs = []
+        for task in tasks:
+            if isinstance(task, TaskSpec):
+                job = self._submit(loop, routes, task.task_type, task.prompt, task.complexity,
+                                   task.priority)  # fmt: skip
+                job.max_tokens, job.checks, job.stop = task.max_tokens, task.checks, list(task.stop)
+            else:
+                job = self._submit(loop, routes, *task)
+            jobs.append(job)
+        return list(await asyncio.gather(*map(self._run, jobs)))
+
+    def _submit(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        routes: _Routes,
+        task_type: TaskType | str,
+        prompt: str,
+        complexity: Complexity | str | None = None,
+        priority: int | None = None,
+    ) -> Job:
+        found = routes.get((task_type, complexity))
+        if found is None:
+            found = routes[task_type, complexity] = self._route(task_type, complexity)
+        kind, level, options, names, best = found
+        job = Job(
+            self._next_id, best if priority is None else priority, loop.time(), level, kind, prompt
+        )
+        self._next_id += 1
+        job.routes, job.names = options, names
+        if self._listeners:
+            self._emit("queued", job.task_id, None)
+        return job
+
+    def _route(
+        self, task_type: TaskType | str, complexity: Complexity | str | None
+    ) -> tuple[TaskType, Complexity, list[Candidate], tuple[str, ...], int]:
+        """Type, complexity, candidates, their names and the default priority of a task."""
+        kind: TaskType = _enum(TaskType, task_type, "task_type")
+        routing = self.profile.routing
+        level: Complexity = (
+            default_complexity(kind, routing)
+            if complexity is None
+            else _enum(Complexity, complexity, "complexity")
+        )
+        models = self.profile.models
+        options = candidates(kind, routing, models)
+        best = max((models[c.name].priority for c in options), default=1)
+        return kind, level, options, tuple(c.name for c in options), best
+
+    # -- running -------------------------------------------------------------------------
+
+    async def _run(self, job: Job) -> TaskResult:
+        runner = self._runner
+        remaining: list[Candidate] = job.routes
+        model, answer = GONE, None
+        while remaining:
+            model, answer = await runner.serve(job, remaining, self.profile.settings.retry_attempts)
+            if answer is not None or model == GONE:
+                break
+            remaining = [c for c in remaining if c.name != model]
+        quality = 0.0
+        if answer is not None:
+            quality = await runner.quality(job, model, answer)
+            settings = self.profile.settings
+            if settings.escalate_on_low_quality and quality < settings.quality_threshold:
+                model, answer, quality = await self._escalate(job, model, answer, quality)
+        ok = answer is not None
+        result = TaskResult(
+            job.task_id,
+            job.task_type,
+            job.complexity,
+            job.prompt,
+            model if ok else None,
+            ok,
+            asyncio.get_running_loop().time() - job.enqueued_at,
+            answer.text if answer is not None else "",
+            quality,
+            None if ok else self._failure(job),
+            answer.timings if answer is not None else None,
+            job.records,
+        )
+        self._tracker.add_result(result)
+        if self._listeners:
+            self._emit("finished", job.task_id, result.model_name, ok, result)
+        return result
+
+    async def _escalate(
+        self, job: Job, model: str, answer: GenerateResult, quality: float
+    ) -> tuple[str, GenerateResult, float]:
+        """Below the quality threshold, try once on a stronger tier; keep the better answer."""
+        config = self.profile.models.get(model)
+        if config is None:
+            return model, answer, quality
+        stronger = stronger_than(config.tier, job.task_type, job.routes, self.profile.models)
+        if not stronger:
+            return model, answer, quality
+        logger.debug("task %s: quality %.2f below the threshold on %s; escalating to one of %s",
+                     job.task_id, quality, model, [c.name for c in stronger])  # fmt: skip
+        other, better = await self._runner.serve(job, stronger, 1)
+        if better is None:
+            return model, answer, quality
+        score = await self._runner.quality(job, other, better)
+        return (other, better, score) if score > quality else (model, answer, quality)
+
+    def _failure(self, job: Job) -> str:
+        if not job.routes:
+            return (
+                f"no model can serve task type {job.task_type.value!r}: none in model_configs "
+                "lists it (see the routing table and each model's task_types)"
+            )
+        tried: dict[str, list[AttemptRecord]] = {}
+        for record in job.records:
+            tried.setdefault(record.model, []).append(record)
+        parts = [
+            f"{name}: {recs[-1].error} ({len(recs)} attempt{'s' * (len(recs) > 1)})"
+            for name, recs in tried.items()
+        ]
+        untried = [c.name for c in job.routes if c.name not in tried]
+        if untried:
+            parts.append(f"not tried (removed from model_configs): {', '.join(untried)}")
+        return f"every candidate model failed: {'; '.join(parts)}"
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _started(self, task_id: int, model: str) -> None:
+        self._emit("started", task_id, model)
+
+    def _emit(
+        self,
+        kind: Literal["queued", "started", "finished"],
+        task_id: int,
+        model: str | None,
+        success: bool | None = None,
+        result: TaskResult | None = None,
+    ) -> None:
+        dispatcher = self._dispatcher
+        event = SchedulerEvent(
+            kind, task_id, model, dict(dispatcher.in_flight), dispatcher.waiting, success, result
+        )
+        for fn in self._listeners:
+            try:
+                fn(event)
+            except Exception:  # a broken progress bar must not lose a task's result
+                logger.exception("listener %r failed on %s", fn, kind)
+
+    async def warmup(self, models: Iterable[str] | None = None) -> dict[str, float]:
+        """Load models (default: all) one after another; return load seconds per model."""
+        names = list(self.profile.models) if models is None else list(models)
+        unknown = [n for n in names if n not in self.profile.models]
+        if unknown:
+            raise ConfigError(
+                f"cannot warm up {', '.join(unknown)}: not in model_configs "
+                f"({', '.join(self.profile.models)})"
+            )
+        return {n: await self.backend.warmup(self.profile.models[n]) for n in names}
+
+    async def close(self) -> None:
+        """Close the backend."""
+        await self.backend.close()
+
+    async def __aenter__(self) -> Orchestrator:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def get_orchestrator(
+    profile: str | Path | Profile = "embedded", backend: Backend | str | None = None
+) -> Orchestrator:
+    """A fresh orchestrator for a profile (name, path or object, copied: no shared state).
+
+    ``backend``: an engine object, a kind (``"embedded"``, ``"ollama"``, ``"sim"``,
+    ``"auto"``, ...), or ``None`` for the profile's own ``backend.kind``.
+    """
+    if isinstance(profile, Profile):
+        loaded = profile.model_copy(deep=True)
+    else:
+        from orchbench.profiles import load_profile
+
+        loaded = load_profile(profile)
+    if backend is None or isinstance(backend, str):
+        from orchbench.backends import make_backend, resolve_backend_kind
+
+        kind = backend or loaded.backend.kind
+        if kind == "auto":
+            kind, reason = resolve_backend_kind(loaded, "auto")
+            logger.info("backend auto -> %s: %s", kind, reason)
+        backend = make_backend(kind, host=loaded.backend.host, profile=loaded)
+    return Orchestrator(loaded, backend)
+
+
+def run_sync(awaitable: Awaitable[T]) -> T:
+    """Run a coroutine to completion from synchronous code (a script, a notebook cell).
+
+    >>> run_sync(get_orchestrator("embedded").execute_task("coding", "def f():"))  # doctest: +SKIP
+    """
+
+    async def main() -> T:
+        return await awaitable
+
+    return asyncio.run(main())

@@ -1,0 +1,181 @@
+"""Calibration: measure a real engine with a short fixed plan, fit, write the file.
+
+The plan (:func:`measurement_plan`) is a few :class:`~orchbench.sim._fit.Round` per
+model: the load, one stream at one thread (twice), one stream at each thread count up
+to the cores (CPU), several instances or a batch at once, and two models at once. The
+rounds go through the :class:`~orchbench.backends._base.Backend` protocol only, so any
+engine can be calibrated; :func:`~orchbench.sim._fit.fit_calibration` does the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from orchbench.backends._base import Backend, GenerateRequest, GenerateResult
+from orchbench.config import ModelConfig, Profile
+from orchbench.errors import ConfigError
+from orchbench.profiles import bundled_profiles_dir, find_profile
+from orchbench.sim._fit import Observation, Round, fit_calibration
+from orchbench.sim._params import CALIBRATION_SUFFIX, Calibration, calibration_path
+
+# A completion-style prompt (base models continue it) that runs to max_tokens.
+CALIBRATION_PROMPT = (
+    "The old lighthouse keeper climbed the spiral stairs every evening at dusk. "
+    "He counted the steps, checked the lamp, and wrote a line in the logbook about "
+    "the weather, the ships, and the birds. One evening he noticed that"
+)
+MAX_THREADS_MEASURED = 4
+MAX_COPIES_MEASURED = 4
+
+
+def measurement_plan(
+    profile: Profile, engine: str, *, max_tokens: int = 48, repeats: int = 2
+) -> list[Round]:
+    """The rounds to measure ``profile``'s models on ``engine``, in order.
+
+    The whole list is repeated ``repeats`` times (not each round back to back), so a
+    passing disturbance spoils one repeat of a few rounds rather than all of one.
+    """
+    cores = profile.hardware.cpu_cores
+    cpu = profile.hardware.kind == "cpu"
+    instances = engine == "embedded"
+    plan: list[Round] = []
+    for name in profile.models:
+        plan.append(Round(f"{name}: 1 stream", (name,), max_tokens=max_tokens))
+        if cpu:
+            for threads in range(2, min(cores, MAX_THREADS_MEASURED) + 1):
+                plan.append(
+                    Round(f"{name}: 1 stream × {threads} threads", (name,), 1, threads, max_tokens)
+                )
+        top = min(cores + 1, MAX_COPIES_MEASURED) if instances else MAX_COPIES_MEASURED
+        for copies in range(2, top + 1):
+            what = "instances" if instances else "requests batched"
+            plan.append(Round(f"{name}: {copies} {what}", (name,), copies, 1, max_tokens))
+        if instances and cores >= 2:
+            threads = min(cores, MAX_THREADS_MEASURED)
+            plan.append(
+                Round(f"{name}: 2 instances × {threads} threads", (name,), 2, threads, max_tokens)
+            )
+    names = list(profile.models)
+    if len(names) >= 2:
+        plan.append(
+            Round(f"{names[0]} + {names[1]} at once", (names[0], names[1]), 1, 1, max_tokens)
+        )
+    return plan * repeats
+
+
+def _config(model: ModelConfig, round_: Round) -> ModelConfig:
+    return model.model_copy(update={"n_threads": round_.threads, "concurrent_limit": round_.copies})
+
+
+async def _timed(backend: Backend, request: GenerateRequest) -> tuple[float, GenerateResult]:
+    start = time.perf_counter()
+    result = await backend.generate(request)
+    return time.perf_counter() - start, result
+
+
+async def measure(
+    profile: Profile,
+    backend: Backend,
+    plan: list[Round],
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> list[Observation]:
+    """Run every round of ``plan`` on ``backend``; one :class:`Observation` per round.
+
+    Each round's models are warmed up first (the first warmup of a model, with one
+    instance, is its load measurement), so rounds time generation only.
+    """
+    observations: list[Observation] = []
+    loaded: set[str] = set()
+    timeout = profile.settings.default_timeout
+    for round_ in plan:
+        if progress:
+            progress(round_.label)
+        observation = Observation(round_)
+        for name in round_.models:
+            config = _config(profile.models[name], round_)
+            if name not in loaded:
+                one = config.model_copy(update={"concurrent_limit": 1})
+                load_s = await backend.warmup(one)
+                observations.append(Observation(Round(f"{name}: load", (name,)), load_s=load_s))
+                loaded.add(name)
+            await backend.warmup(config)
+        requests = [
+            GenerateRequest(
+                model=_config(profile.models[name], round_),
+                prompt=CALIBRATION_PROMPT,
+                max_tokens=round_.max_tokens,
+                temperature=0.0,
+                timeout_s=timeout,
+                seed=0,
+            )
+            for name in round_.models
+            for _ in range(round_.copies)
+        ]
+        outcomes = await asyncio.gather(*(_timed(backend, r) for r in requests))
+        for wall, result in outcomes:
+            observation.timings.append(result.timings)
+            observation.walls.append(wall)
+        observations.append(observation)
+    return observations
+
+
+def machine_description() -> str:
+    """A one-line description of this machine for provenance."""
+    import os
+
+    return f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, {platform.system()}"
+
+
+async def calibrate(
+    profile: Profile,
+    backend: Backend,
+    *,
+    engine: str | None = None,
+    max_tokens: int = 48,
+    repeats: int = 2,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Calibration, list[Observation]]:
+    """Measure ``profile``'s models on ``backend`` and fit a :class:`Calibration`."""
+    engine = engine or backend.name
+    plan = measurement_plan(profile, engine, max_tokens=max_tokens, repeats=repeats)
+    started = datetime.datetime.now(datetime.UTC)
+    observations = await measure(profile, backend, plan, progress=progress)
+    from orchbench import __version__
+
+    provenance: dict[str, str | int | float | bool] = {
+        "date": started.isoformat(timespec="seconds"),
+        "machine": machine_description(),
+        "backend": engine,
+        "profile": profile.name,
+        "rounds": len(plan),
+        "orchbench_version": __version__,
+    }
+    calibration = fit_calibration(
+        profile.hardware, engine, dict(profile.models), observations, provenance
+    )
+    return calibration, observations
+
+
+def calibration_target(profile_name: str) -> Path:
+    """Where ``orchbench calibrate`` writes: next to the profile's file.
+
+    A profile shipped inside an installed package is calibrated into ``./profiles``.
+    """
+    path = calibration_path(profile_name)
+    if path is not None and path.is_file():
+        return path
+    try:
+        profile_file = find_profile(profile_name)
+    except Exception as exc:
+        raise ConfigError(f"cannot calibrate profile {profile_name!r}: {exc}") from None
+    folder = profile_file.parent
+    if folder == bundled_profiles_dir() and "site-packages" in str(folder):
+        folder = Path.cwd() / "profiles"
+    return folder / f"{profile_file.stem}{CALIBRATION_SUFFIX}"

@@ -1,0 +1,214 @@
+"""How right is the simulator? Run one workload under several limit/thread settings on
+the real engine and on the simulator, and compare.
+
+Each :class:`CheckConfig` sets every model's ``concurrent_limit`` and ``n_threads`` and
+the profile's ``max_concurrent_tasks``. Both sides run the same code: a fresh
+:class:`~orchbench.scheduler.Orchestrator`, a warmup, then the whole workload at once;
+the makespan is the loop time from submission to the last result. The simulator
+replays the token counts the real run measured for each prompt (as Vidur replays
+traces), so the comparison judges the performance model, not a guess of answer lengths.
+Quality checks are dropped on both sides: scoring is not what is being compared.
+
+Reported: per configuration predicted and measured makespan and throughput, the mean
+absolute percentage error (MAPE) of the makespans, and Kendall's τ between the two
+rankings of the configurations (what a tuner needs to be right).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from orchbench.backends._base import Backend
+from orchbench.config import Profile
+from orchbench.records import TaskResult, TaskSpec
+from orchbench.sim._backend import SimBackend
+from orchbench.sim._clock import run_virtual
+from orchbench.sim._params import Calibration
+
+
+@dataclass(frozen=True, slots=True)
+class CheckConfig:
+    """One limit/thread setting: per-model instances/slots and threads, global limit."""
+
+    concurrent_limit: int
+    n_threads: int
+    max_concurrent_tasks: int
+
+    @property
+    def label(self) -> str:
+        """A short label: ``2×1t, max 2``."""
+        return f"{self.concurrent_limit}×{self.n_threads}t, max {self.max_concurrent_tasks}"
+
+    def apply(self, profile: Profile) -> Profile:
+        """A copy of ``profile`` with this setting on every model."""
+        copy = profile.model_copy(deep=True)
+        copy.settings.max_concurrent_tasks = self.max_concurrent_tasks
+        for model in copy.models.values():
+            model.concurrent_limit = self.concurrent_limit
+            model.n_threads = self.n_threads
+        return copy
+
+
+@dataclass(slots=True)
+class ConfigOutcome:
+    """Measured and predicted makespan (s) and throughput (completion tok/s) of a config."""
+
+    config: CheckConfig
+    measured_s: float
+    predicted_s: float
+    measured_tps: float
+    predicted_tps: float
+    failures: int = 0
+
+    @property
+    def error(self) -> float:
+        """Relative makespan error, (predicted − measured) / measured."""
+        return (self.predicted_s - self.measured_s) / self.measured_s
+
+
+@dataclass(slots=True)
+class FidelityReport:
+    """Every configuration's outcome plus the summary figures."""
+
+    outcomes: list[ConfigOutcome]
+
+    @property
+    def mape(self) -> float:
+        """Mean absolute percentage error of the makespans, in percent."""
+        return 100.0 * sum(abs(o.error) for o in self.outcomes) / len(self.outcomes)
+
+    @property
+    def throughput_mape(self) -> float:
+        """Mean absolute percentage error of the throughputs, in percent."""
+        errors = [abs(o.predicted_tps - o.measured_tps) / o.measured_tps for o in self.outcomes]
+        return 100.0 * sum(errors) / len(errors)
+
+    @property
+    def kendall_tau(self) -> float:
+        """Kendall's τ-b between measured and predicted makespans."""
+        return kendall_tau(
+            [o.measured_s for o in self.outcomes], [o.predicted_s for o in self.outcomes]
+        )
+
+
+def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
+    """Kendall's τ-b rank correlation of two equally long sequences (ties handled).
+
+    >>> kendall_tau([1, 2, 3], [10, 20, 30])
+    1.0
+    """
+    if len(x) != len(y) or len(x) < 2:
+        raise ValueError("kendall_tau needs two sequences of the same length ≥ 2")
+    concordant = discordant = ties_x = ties_y = 0
+    for i in range(len(x)):
+        for j in range(i + 1, len(x)):
+            dx, dy = x[i] - x[j], y[i] - y[j]
+            if dx == 0 and dy == 0:
+                continue
+            if dx == 0:
+                ties_x += 1
+            elif dy == 0:
+                ties_y += 1
+            elif (dx > 0) == (dy > 0):
+                concordant += 1
+            else:
+                discordant += 1
+    denominator = ((concordant + discordant + ties_x) * (concordant + discordant + ties_y)) ** 0.5
+    return (concordant - discordant) / denominator if denominator else 0.0
+
+
+def default_check_configs(profile: Profile) -> list[CheckConfig]:
+    """At least six settings spanning too little, enough and too much parallelism."""
+    cores = profile.hardware.cpu_cores
+    if profile.hardware.kind == "cpu":
+        many = min(cores, 4)
+        return [
+            CheckConfig(1, 1, 1),
+            CheckConfig(1, many, 1),
+            CheckConfig(2, 1, 2),
+            CheckConfig(3, 1, 3),
+            CheckConfig(4, 1, 4),
+            CheckConfig(2, many, 2),
+            CheckConfig(3, many, 3),
+        ]
+    threads = max(1, cores // 2)
+    return [CheckConfig(n, threads, max(n, 1) * len(profile.models)) for n in (1, 2, 3, 4, 6, 8)]
+
+
+def _tasks(tasks: Sequence[TaskSpec]) -> list[TaskSpec]:
+    return [dataclasses.replace(t, checks=None) for t in tasks]
+
+
+def _tokens(results: Sequence[TaskResult]) -> int:
+    return sum((r.timings.completion_tokens or 0) for r in results if r.timings)
+
+
+async def run_config(
+    profile: Profile, backend: Backend, tasks: Sequence[TaskSpec]
+) -> tuple[float, list[TaskResult]]:
+    """Warm up, run ``tasks`` all at once; the makespan (loop seconds) and the results."""
+    from orchbench.scheduler import Orchestrator
+
+    orchestrator = Orchestrator(profile, backend, scorer=lambda *a, **k: 1.0)
+    await orchestrator.warmup()
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    results = await orchestrator.execute_parallel_tasks(_tasks(tasks))
+    return loop.time() - start, results
+
+
+def check_fidelity(
+    profile: Profile,
+    real_backend: Callable[[], Backend],
+    tasks: Sequence[TaskSpec],
+    calibration: Calibration | None,
+    configs: Sequence[CheckConfig] | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> FidelityReport:
+    """Run ``tasks`` under each config on a real engine, then on the simulator; compare.
+
+    ``real_backend`` builds the engine (called once; closed at the end). Synchronous:
+    the real runs use ``asyncio.run`` and the simulated ones the virtual clock.
+    """
+    configs = list(configs or default_check_configs(profile))
+
+    async def measure_all() -> list[tuple[float, list[TaskResult]]]:
+        backend = real_backend()
+        try:
+            measured = []
+            for config in configs:
+                if progress:
+                    progress(f"measuring {config.label}")
+                measured.append(await run_config(config.apply(profile), backend, tasks))
+            return measured
+        finally:
+            await backend.close()
+
+    measured = asyncio.run(measure_all())
+    outcomes = []
+    for config, (real_s, real_results) in zip(configs, measured, strict=True):
+        if progress:
+            progress(f"simulating {config.label}")
+        trace = {
+            r.prompt: (r.timings.prompt_tokens or 1, r.timings.completion_tokens or 1)
+            for r in real_results
+            if r.timings
+        }
+        shaped = config.apply(profile)
+        sim = SimBackend(shaped, calibration or Calibration(), trace=trace)
+        sim_s, sim_results = run_virtual(run_config(shaped, sim, tasks))
+        outcomes.append(
+            ConfigOutcome(
+                config=config,
+                measured_s=real_s,
+                predicted_s=sim_s,
+                measured_tps=_tokens(real_results) / real_s,
+                predicted_tps=_tokens(sim_results) / sim_s,
+                failures=sum(not r.success for r in real_results),
+            )
+        )
+    return FidelityReport(outcomes)

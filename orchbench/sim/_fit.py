@@ -1,0 +1,232 @@
+"""Fit the performance model's parameters to measurements (pure: no engine, no clock).
+
+A measurement is a :class:`Round`: ``copies`` identical requests sent at once to each
+of ``models`` with ``threads`` threads per instance, and the :class:`Timings` each came
+back with. Each stream's decode rate (completion tokens / completion seconds) is what
+the model's :func:`~orchbench.sim._model.stream_rates` predicts for that set of
+streams, so every parameter is fitted by making those predictions match, one
+parameter at a time in an order where each depends only on those fitted before:
+
+1. per model: ``decode_tps`` (one stream alone, one thread), ``prompt_tps``,
+   ``load_s``, ``completion_ratio``, ``request_overhead_s``;
+2. ``thread_scaling`` from one stream at several thread counts;
+3. ``contention`` from several single-threaded instances or several models at once;
+4. ``oversubscription_penalty`` from multi-threaded instances beyond the cores;
+5. ``batch_alpha``/``batch_gamma`` from one batching model at several batch sizes.
+
+Each fit minimises the squared log error by golden-section search (no SciPy needed).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from orchbench.config import HardwareSpec, ModelConfig
+from orchbench.records import Timings
+from orchbench.sim._model import DECODE, PerfModel, StreamLoad, stream_rates
+from orchbench.sim._params import Calibration, DeviceParams, ModelParams, default_device_params
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    """One measurement: ``copies`` requests at once on each model in ``models``."""
+
+    label: str
+    models: tuple[str, ...]
+    copies: int = 1
+    threads: int = 1
+    max_tokens: int = 48
+
+
+@dataclass(slots=True)
+class Observation:
+    """A :class:`Round` and the timings of its requests (any order)."""
+
+    round: Round
+    timings: list[Timings] = field(default_factory=list)
+    load_s: float | None = None
+    """For a warmup round: the seconds one instance took to load."""
+    walls: list[float] = field(default_factory=list)
+    """Wall seconds of each ``generate`` call, as the caller saw them (same order)."""
+
+    def decode_rate(self) -> float | None:
+        """Mean per-stream decode rate (tok/s) over the round's requests."""
+        rates = [t.tokens_per_s for t in self.timings if t.tokens_per_s]
+        return statistics.fmean(rates) if rates else None
+
+
+def golden_min(f: Callable[[float], float], lo: float, hi: float, iterations: int = 60) -> float:
+    """The ``x`` in [lo, hi] minimising a unimodal ``f`` (golden-section search)."""
+    ratio = (math.sqrt(5) - 1) / 2
+    a, b = lo, hi
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = f(c), f(d)
+    for _ in range(iterations):
+        if fc < fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = f(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = f(d)
+    return (a + b) / 2
+
+
+def _model_params(observations: Sequence[Observation], name: str, ttft_prompt: bool) -> ModelParams:
+    """Single-stream values of one model from its one-thread solo rounds."""
+    solo = [o for o in observations if o.round.models == (name,) and o.round.copies == 1]
+    one_thread = [o for o in solo if o.round.threads == 1 and o.timings] or [
+        o for o in solo if o.timings
+    ]
+    timings = [t for o in one_thread for t in o.timings]
+    decode = statistics.median([t.tokens_per_s for t in timings if t.tokens_per_s] or [1.0])
+    prompt_rates = []
+    for t in timings:
+        if t.prompt_tokens and t.prompt_s:
+            # Engines that time prompts to the first token include one decode step in it.
+            seconds = t.prompt_s - (1.0 / decode if ttft_prompt else 0.0)
+            if seconds > 0:
+                prompt_rates.append(t.prompt_tokens / seconds)
+    ratios = [
+        min(1.0, t.completion_tokens / o.round.max_tokens)
+        for o in one_thread
+        for t in o.timings
+        if t.completion_tokens
+    ]
+    # What the caller waits beyond the engine's own phases: hand-off, tokenizing.
+    overheads = [
+        max(
+            0.0,
+            wall - (t.load_s or 0) - (t.queue_s or 0) - (t.prompt_s or 0) - (t.completion_s or 0),
+        )
+        for o in one_thread
+        for t, wall in zip(o.timings, o.walls, strict=False)
+    ]
+    loads = [o.load_s for o in observations if o.round.models == (name,) and o.load_s]
+    return ModelParams(
+        decode_tps=decode,
+        prompt_tps=statistics.median(prompt_rates) if prompt_rates else None,
+        load_s=statistics.median(loads) if loads else None,
+        completion_ratio=max(0.01, statistics.fmean(ratios)) if ratios else 1.0,
+        request_overhead_s=statistics.median(overheads) if overheads else 0.0,
+    )
+
+
+class _Fitter:
+    """Holds the device parameters being fitted and predicts each round with them."""
+
+    def __init__(
+        self,
+        hardware: HardwareSpec,
+        configs: dict[str, ModelConfig],
+        device: DeviceParams,
+        models: dict[str, ModelParams],
+    ) -> None:
+        self.hardware = hardware
+        self.configs = configs
+        self.device = device
+        self.models = models
+
+    def predicted(self, round_: Round, device: DeviceParams) -> float:
+        streams = []
+        for name in round_.models:
+            config = self.configs[name].model_copy(
+                update={"n_threads": round_.threads, "concurrent_limit": round_.copies}
+            )
+            perf = PerfModel.build(self.hardware, config, device, self.models[name])
+            streams += [StreamLoad(perf, DECODE, round_.threads)] * round_.copies
+        return statistics.fmean(stream_rates(streams, self.hardware, device))
+
+    def fit(
+        self, names: tuple[str, ...], rounds: list[Observation], bounds: tuple[float, float]
+    ) -> None:
+        """Fit device parameter(s) ``names`` (one value, or a grid for a pair) to ``rounds``.
+
+        Repeats of a round are reduced to their median rate, so one disturbed
+        measurement (another process on the cores) does not pull the fit.
+        """
+        groups: dict[tuple[tuple[str, ...], int, int], list[float]] = {}
+        examples: dict[tuple[tuple[str, ...], int, int], Round] = {}
+        for o in rounds:
+            rate = o.decode_rate()
+            if rate:
+                key = (o.round.models, o.round.copies, o.round.threads)
+                groups.setdefault(key, []).append(rate)
+                examples[key] = o.round
+        if not groups:
+            return
+        targets = [(examples[k], statistics.median(v)) for k, v in groups.items()]
+
+        def loss(update: dict[str, float]) -> float:
+            device = self.device.model_copy(update=update)
+            return sum(
+                math.log(self.predicted(round_, device) / rate) ** 2 for round_, rate in targets
+            )
+
+        if len(names) == 1:
+            best = golden_min(lambda x: loss({names[0]: x}), *bounds)
+            self.device = self.device.model_copy(update={names[0]: best})
+            return
+        # A pair (batch_alpha, batch_gamma): golden search on the first for each grid value.
+        best_pair, best_loss = None, math.inf
+        for gamma in [0.3 + 0.05 * i for i in range(23)]:
+            alpha = golden_min(lambda a, g=gamma: loss({names[0]: a, names[1]: g}), *bounds, 40)
+            value = loss({names[0]: alpha, names[1]: gamma})
+            if value < best_loss:
+                best_pair, best_loss = (alpha, gamma), value
+        assert best_pair is not None
+        self.device = self.device.model_copy(update=dict(zip(names, best_pair, strict=True)))
+
+
+def fit_calibration(
+    hardware: HardwareSpec,
+    engine: str,
+    configs: dict[str, ModelConfig],
+    observations: Sequence[Observation],
+    provenance: dict[str, str | int | float | bool] | None = None,
+) -> Calibration:
+    """Fit a :class:`Calibration` for ``hardware`` running ``engine`` from ``observations``.
+
+    ``configs`` are the models measured (for their sizes). Parameters the rounds do not
+    inform keep their defaults and are not written.
+    """
+    ttft_prompt = engine != "ollama"
+    models = {name: _model_params(observations, name, ttft_prompt) for name in configs}
+    fitter = _Fitter(hardware, configs, default_device_params(hardware, engine), models)
+    cores = hardware.cpu_cores
+    cpu = hardware.kind == "cpu"
+    batching = fitter.device.batching
+
+    def rounds(test: Callable[[Round], bool]) -> list[Observation]:
+        return [o for o in observations if o.timings and test(o.round)]
+
+    fitted: list[str] = []
+    threads = rounds(lambda r: len(r.models) == 1 and r.copies == 1 and r.threads > 1)
+    if cpu and threads:
+        fitter.fit(("thread_scaling",), threads, (0.0, 1.5))
+        fitted.append("thread_scaling")
+    shared = rounds(
+        lambda r: (
+            (len(r.models) > 1 and r.copies == 1)
+            or (not batching and r.copies > 1 and r.threads == 1)
+        )
+    )
+    if shared:
+        fitter.fit(("contention",), shared, (0.0, 3.0))
+        fitted.append("contention")
+    over = rounds(
+        lambda r: not batching and r.copies > 1 and r.threads > 1 and r.copies * r.threads > cores
+    )
+    if cpu and over:
+        fitter.fit(("oversubscription_penalty",), over, (0.0, 5.0))
+        fitted.append("oversubscription_penalty")
+    batches = rounds(lambda r: batching and len(r.models) == 1 and r.copies > 1)
+    if batches:
+        fitter.fit(("batch_alpha", "batch_gamma"), batches, (0.0, 3.0))
+        fitted += ["batch_alpha", "batch_gamma"]
+    device = {name: getattr(fitter.device, name) for name in fitted}
+    return Calibration(provenance=dict(provenance or {}), device=device, models=models)

@@ -1,0 +1,200 @@
+"""The performance model: pure arithmetic, no clock, no asyncio.
+
+:class:`PerfModel` answers, for one model on one device, how fast a stream runs alone
+(decode: memory-bound roofline; prompt: compute-bound), how much memory the model holds
+and how long it takes to load. :func:`stream_rates` answers how fast each of a set of
+concurrently active streams runs, which is where batching, contention between models
+and CPU thread oversubscription come in. The discrete-event engine in ``_device.py``
+calls it whenever the set of active streams changes.
+
+Roofline (decode, one stream alone, fully resident)::
+
+    seconds per token = overhead_s + size_gb / (bandwidth_gbs × efficiency)
+
+RTX 4090, 7B Q4 (4.1 GB): 1.7 ms + 4.1 / 770 s = 7.0 ms → 142 tok/s (FACTS.md: ~150).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from orchbench.config import HardwareSpec, ModelConfig, ModelTier
+from orchbench.planning import capacity_of, context_of, kv_cache_gb, runner_overhead_gb
+from orchbench.sim._params import DeviceParams, ModelParams
+
+# Q4_K_M GGUF: about 4.85 bits per weight → 0.6 GB per billion parameters.
+GB_PER_BILLION_PARAMS = 0.6
+# Typical Q4 sizes when a profile gives neither size_gb nor params_b.
+_TIER_SIZE_GB = {ModelTier.FAST: 4.1, ModelTier.BALANCED: 7.9, ModelTier.POWERFUL: 19.5}
+
+PREFILL, FIRST_TOKEN, DECODE = 0, 1, 2
+"""Phases of a stream: its prompt, its first generated token, the rest of its tokens."""
+
+
+@dataclass(frozen=True, slots=True)
+class PerfModel:
+    """One model on one device: single-stream speeds, memory, load time.
+
+    Build it with :meth:`build`; every field is in the unit its name says.
+    """
+
+    name: str
+    size_gb: float
+    params_b: float
+    footprint_gb: float
+    """Device memory the loaded model holds (all instances, runner and KV included)."""
+    device_fraction: float
+    """Share of the weights in device memory; below 1 the rest spilled to system RAM."""
+    decode_tps: float
+    """One stream alone (batch 1, or one thread on a CPU), after any spill."""
+    prompt_tps: float
+    """One stream alone (one thread on a CPU)."""
+    load_s: float
+    threads: int
+    completion_ratio: float
+    chars_per_token: float
+    request_overhead_s: float = 0.0
+
+    @classmethod
+    def build(
+        cls,
+        hardware: HardwareSpec,
+        model: ModelConfig,
+        device: DeviceParams,
+        measured: ModelParams | None = None,
+    ) -> PerfModel:
+        """Derive every number for ``model`` on ``hardware`` (measured values win)."""
+        measured = measured or ModelParams()
+        size = model.size_gb or (
+            model.params_b * GB_PER_BILLION_PARAMS if model.params_b else _TIER_SIZE_GB[model.tier]
+        )
+        params_b = model.params_b or size / GB_PER_BILLION_PARAMS
+        instances = 1 if device.batching else model.concurrent_limit
+        capacity = memory_capacity_gb(hardware, device)
+        overhead = device.model_overhead_gb
+        if overhead is None:
+            slots = model.concurrent_limit if device.batching else 1
+            overhead = kv_cache_gb(model, context_of(model, hardware), slots)
+            overhead += runner_overhead_gb(model)
+        footprint = instances * (size + overhead)
+        fraction = 1.0
+        if footprint > capacity:
+            # Too big for the device: llama.cpp keeps what fits and runs the rest from RAM.
+            fraction = max(0.0, (capacity / instances - overhead) / size)
+            footprint = capacity
+        effective_bw = hardware.bandwidth_gbs * device.efficiency
+        seconds = device.overhead_s + size / effective_bw
+        if measured.decode_tps is not None:
+            seconds = 1.0 / measured.decode_tps
+        spill_bw = device.ram_bandwidth_gbs if hardware.kind == "gpu" else device.load_gbs
+        seconds += (1.0 - fraction) * size * max(0.0, 1.0 / spill_bw - 1.0 / effective_bw)
+        load_one = measured.load_s
+        if load_one is None:
+            load_one = device.load_overhead_s + size / device.load_gbs
+        return cls(
+            name=model.name,
+            size_gb=size,
+            params_b=params_b,
+            footprint_gb=footprint,
+            device_fraction=min(1.0, fraction),
+            decode_tps=1.0 / seconds,
+            prompt_tps=measured.prompt_tps or device.prompt_rate / params_b,
+            load_s=instances * load_one,
+            threads=model.n_threads or max(1, hardware.cpu_cores // instances),
+            completion_ratio=measured.completion_ratio,
+            chars_per_token=device.chars_per_token,
+            request_overhead_s=measured.request_overhead_s,
+        )
+
+    def prompt_tokens(self, prompt: str) -> int:
+        """Tokens a prompt counts as (characters / chars_per_token, at least 1)."""
+        return max(1, round(len(prompt) / self.chars_per_token))
+
+    def completion_tokens(self, max_tokens: int) -> int:
+        """Tokens a request generates: ``completion_ratio`` of ``max_tokens``, at least 1."""
+        return max(1, round(max_tokens * self.completion_ratio))
+
+
+def memory_capacity_gb(hardware: HardwareSpec, device: DeviceParams) -> float:
+    """Memory models may use (GB): VRAM on a GPU, RAM on a CPU, times the usable share."""
+    _, total, usable = capacity_of(hardware)
+    if device.usable_memory_fraction is not None:
+        usable = total * device.usable_memory_fraction
+    return max(0.1, usable)
+
+
+@dataclass(slots=True)
+class StreamLoad:
+    """What :func:`stream_rates` needs to know about one active stream."""
+
+    perf: PerfModel
+    phase: int
+    threads: int
+
+
+def batch_slowdown(batch: int, device: DeviceParams) -> float:
+    """How much longer a decode step of ``batch`` streams takes than a step of one."""
+    if batch <= 1:
+        return 1.0
+    return 1.0 + device.batch_alpha * (batch - 1) ** device.batch_gamma
+
+
+def cpu_speed_factor(
+    threads: int, total_threads: int, hardware: HardwareSpec, device: DeviceParams
+) -> float:
+    """Speed of one CPU instance relative to one thread alone on an idle machine.
+
+    Its threads get ``threads × cores / total_threads`` cores when the device is
+    oversubscribed; more than one core helps as cores^thread_scaling, less than one
+    slows linearly (time slicing), and a multi-threaded instance pays the
+    oversubscription penalty.
+    """
+    over = max(1.0, total_threads / hardware.cpu_cores)
+    cores = threads / over
+    factor = cores**device.thread_scaling if cores >= 1.0 else cores
+    if threads > 1 and over > 1.0:
+        factor /= 1.0 + device.oversubscription_penalty * (over - 1.0)
+    return factor
+
+
+def stream_rates(
+    streams: Sequence[StreamLoad], hardware: HardwareSpec, device: DeviceParams
+) -> list[float]:
+    """Tokens per second of each active stream (of its current phase), in order.
+
+    A *group* is what runs as one engine: all streams of a model when the device
+    batches, otherwise each stream alone (one embedded instance). Groups running at
+    once share the device: each step is ``1 + contention × (groups − 1)`` times longer
+    (on a CPU at most ``cores`` groups run at once). Within a group, decoding streams
+    share a step (:func:`batch_slowdown`) and prompts share compute.
+    """
+    if not streams:
+        return []
+    keys = [s.perf.name if device.batching else i for i, s in enumerate(streams)]
+    decoding: dict[object, int] = {}
+    prefilling: dict[object, int] = {}
+    threads_of: dict[object, int] = {}
+    for key, s in zip(keys, streams, strict=True):
+        bucket = prefilling if s.phase == PREFILL else decoding
+        bucket[key] = bucket.get(key, 0) + 1
+        threads_of[key] = max(threads_of.get(key, 0), s.threads)
+    groups = len(threads_of)
+    cpu = hardware.kind == "cpu"
+    if cpu:
+        total_threads = sum(threads_of.values())
+        groups = min(groups, hardware.cpu_cores)
+    contention = 1.0 + device.contention * (groups - 1)
+    rates = []
+    for key, s in zip(keys, streams, strict=True):
+        speed = 1.0
+        if cpu:
+            speed = cpu_speed_factor(threads_of[key], total_threads, hardware, device)
+        if s.phase == PREFILL:
+            # Prompt processing is compute-bound: it scales with cores, not bandwidth.
+            cores = threads_of[key] / max(1.0, total_threads / hardware.cpu_cores) if cpu else 1
+            rate = s.perf.prompt_tps * cores / prefilling[key]
+        else:
+            rate = s.perf.decode_tps * speed / batch_slowdown(decoding[key], device)
+        rates.append(rate / contention)
+    return rates

@@ -1,0 +1,152 @@
+"""Running one candidate configuration: the suite's parallel mode on an engine, repeated.
+
+An :class:`Evaluator` turns a candidate :class:`~orchbench.config.Profile` into the
+aggregates of one parallel run (``tasks_per_s``, ``total_s``, ``p95_latency_s`` …, see
+``orchbench.bench.runner.aggregate``). :func:`measure` repeats it and takes the median.
+
+- :class:`EngineEvaluator` drives a real engine (embedded, Ollama, OpenAI-compatible):
+  one backend and one event loop for the whole tune, because the embedded engine keeps
+  its loaded instances and honours changed ``n_threads``/``concurrent_limit`` between runs.
+- :class:`SimEvaluator` runs each candidate on the simulator's virtual clock with a fresh
+  ``SimBackend(candidate)``: seconds of wall time per trial.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import statistics
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Protocol
+
+from orchbench.config import Profile
+
+if TYPE_CHECKING:
+    from orchbench.backends._base import Backend
+    from orchbench.bench.workload import Workload
+
+Aggregates = dict[str, float]
+
+
+class Evaluator(Protocol):
+    """Runs a candidate profile once and returns its run aggregates.
+
+    Contract: ``evaluate`` does not modify ``profile``; engine failures raise
+    :class:`~orchbench.errors.BackendError`; ``backend`` labels the engine (``"sim"``,
+    ``"embedded"`` …); ``close`` releases the engine and is safe to call twice.
+    """
+
+    backend: str
+
+    def evaluate(self, profile: Profile, repeat: int = 0) -> Mapping[str, object]:
+        """Aggregates of one parallel run of ``profile`` (``repeat`` numbers the run)."""
+        ...
+
+    def close(self) -> None:
+        """Release the engine."""
+        ...
+
+
+def numeric(aggregates: Mapping[str, object]) -> Aggregates:
+    """The numeric scalars of ``aggregates`` (nested tables such as ``per_type_s`` dropped)."""
+    return {
+        k: float(v)
+        for k, v in aggregates.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+
+
+def median_aggregates(runs: list[Aggregates]) -> Aggregates:
+    """Per-key median over runs; a key missing from some runs uses the runs that have it."""
+    keys = {k for run in runs for k in run}
+    return {k: statistics.median(run[k] for run in runs if k in run) for k in sorted(keys)}
+
+
+def measure(evaluator: Evaluator, profile: Profile, repeat: int = 1) -> Aggregates:
+    """Run ``profile`` ``repeat`` times and return the median of each aggregate."""
+    runs = [numeric(evaluator.evaluate(profile, i)) for i in range(max(1, repeat))]
+    return median_aggregates(runs)
+
+
+class EngineEvaluator:
+    """Parallel runs of a suite on a real engine, one backend and one event loop for all."""
+
+    def __init__(
+        self, kind: str, workload: Workload, *, profile: Profile, host: str | None = None
+    ) -> None:
+        self.backend = kind
+        self._workload = workload
+        self._profile = profile
+        self._host = host
+        self._runner: asyncio.Runner | None = None
+        self._engine: Backend | None = None
+
+    def _ensure(self) -> tuple[asyncio.Runner, Backend]:
+        if self._runner is None:
+            self._runner = asyncio.Runner()
+        if self._engine is None:
+            from orchbench.backends import make_backend
+
+            self._engine = make_backend(self.backend, host=self._host, profile=self._profile)
+        return self._runner, self._engine
+
+    def evaluate(self, profile: Profile, repeat: int = 0) -> Mapping[str, object]:
+        """One parallel run of the suite with ``profile``'s limits."""
+        from orchbench.bench.runner import run_mode
+
+        runner, engine = self._ensure()
+        runner.run(self._warm(engine, profile))
+        run = runner.run(run_mode(profile, engine, self._workload, "parallel", repeat=repeat))
+        return run.aggregates
+
+    @staticmethod
+    async def _warm(engine: Backend, profile: Profile) -> None:
+        # Load every instance the candidate needs before the clock starts: otherwise the
+        # first trial (the profile's own config) and every trial that adds an instance
+        # would pay load time the others do not.
+        for model in profile.models.values():
+            await engine.warmup(model)
+
+    def close(self) -> None:
+        """Close the backend and the event loop."""
+        if self._runner is not None:
+            if self._engine is not None:
+                self._runner.run(self._engine.close())
+            self._runner.close()
+        self._runner = self._engine = None
+
+
+class SimEvaluator:
+    """Parallel runs of a suite on the simulator (virtual time, deterministic).
+
+    The simulator's answers are placeholders, not model output, so the suite's quality
+    tests (a subprocess per task) are dropped: they would cost most of a trial's wall
+    time and measure nothing.
+    """
+
+    backend = "sim"
+
+    def __init__(self, workload: Workload) -> None:
+        tasks = tuple(dataclasses.replace(t, checks=None) for t in workload.tasks)
+        self._workload = dataclasses.replace(workload, tasks=tasks)
+
+    def evaluate(self, profile: Profile, repeat: int = 0) -> Mapping[str, object]:
+        """One simulated parallel run with a fresh ``SimBackend(profile)``."""
+        from orchbench.bench.runner import run_mode
+        from orchbench.sim import SimBackend, run_virtual
+
+        backend = SimBackend(profile)
+        run = run_virtual(run_mode(profile, backend, self._workload, "parallel", repeat=repeat))
+        return run.aggregates
+
+    def close(self) -> None:
+        """Nothing to release: each run has its own simulated engine."""
+
+
+def make_evaluator(
+    kind: str, workload: Workload, *, profile: Profile, host: str | None = None
+) -> Evaluator:
+    """The evaluator for backend ``kind`` (``sim`` or any engine ``make_backend`` knows)."""
+    if kind == "sim":
+        return SimEvaluator(workload)
+    return EngineEvaluator(kind, workload, profile=profile, host=host)

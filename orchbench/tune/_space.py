@@ -1,0 +1,195 @@
+"""The search space a profile allows, and how a trial's parameters become a profile.
+
+Parameters are named by where they live in the profile:
+
+- ``models.<name>.concurrent_limit``: 1 … what memory allows (instances of the model in
+  RAM for the embedded engine, parallel slots whose KV cache fits VRAM on a GPU);
+- ``models.<name>.priority``: 1 … 10, only when the profile has several models (a single
+  model's priority orders nothing);
+- ``models.<name>.n_threads``: 1 … cpu cores, for the embedded engine (oversubscribing
+  the cores loses, and the tuner must be able to find that);
+- ``models.<name>.num_ctx``: the context sizes whose KV cache fits VRAM, for Ollama;
+- ``settings.max_concurrent_tasks``: 1 … the sum of the models' largest limits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from orchbench.config import ModelConfig, Profile
+from orchbench.errors import ConfigError
+
+if TYPE_CHECKING:
+    import optuna
+
+MAX_LIMIT = 16
+"""No model gets more than this many parallel requests in the search (beyond it, returns
+vanish on every engine we measured and the space only grows)."""
+
+NUM_CTX_CHOICES = (2048, 4096, 8192, 16384, 32768)
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One tunable value: its dotted name and the values it may take (in order)."""
+
+    name: str
+    choices: tuple[int, ...]
+
+    @property
+    def is_range(self) -> bool:
+        """Whether the choices are every integer from the first to the last."""
+        return self.choices == tuple(range(self.choices[0], self.choices[-1] + 1))
+
+
+def is_embedded(profile: Profile, model: ModelConfig) -> bool:
+    """Whether ``model`` runs in process (llama.cpp instances) rather than on a server."""
+    return model.gguf is not None or profile.backend.kind == "embedded"
+
+
+def limit_bound(profile: Profile, model: ModelConfig) -> int:
+    """The largest ``concurrent_limit`` the machine's memory allows for ``model`` (≥ 1).
+
+    Embedded (or CPU-only): each instance is a full copy of weights and context in RAM,
+    and more instances than twice the cores only queue inside llama.cpp. On a GPU:
+    parallel slots share the weights and each needs its KV cache in VRAM
+    (:func:`orchbench.planning.max_slots`).
+    """
+    from orchbench import planning
+
+    _, _, usable = planning.capacity_of(profile.hardware)
+    ctx = planning.context_of(model, profile.hardware)
+    if is_embedded(profile, model) or profile.hardware.kind == "cpu":
+        per_instance = planning.estimate_vram_gb(model, ctx, 1)
+        bound = min(int(usable / per_instance), 2 * profile.hardware.cpu_cores)
+    else:
+        bound = planning.max_slots(model, ctx, usable)
+    return max(1, min(bound, MAX_LIMIT))
+
+
+def num_ctx_choices(profile: Profile, model: ModelConfig) -> tuple[int, ...]:
+    """Context sizes the model was trained for whose one-slot footprint fits in VRAM."""
+    from orchbench import planning
+
+    _, _, usable = planning.capacity_of(profile.hardware)
+    longest = model.context_length or NUM_CTX_CHOICES[-1]
+    fits = [
+        c
+        for c in NUM_CTX_CHOICES
+        if c <= longest and planning.estimate_vram_gb(model, c, 1) <= usable
+    ]
+    if model.num_ctx is not None and model.num_ctx not in fits:
+        fits.append(model.num_ctx)
+    return tuple(sorted(fits)) or (model.num_ctx or NUM_CTX_CHOICES[0],)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSpace:
+    """The parameters a tune may change, derived from a profile.
+
+    >>> from orchbench import load_profile                               # doctest: +SKIP
+    >>> space = SearchSpace.from_profile(load_profile("embedded"))      # doctest: +SKIP
+    >>> [p.name for p in space.params]                                  # doctest: +SKIP
+    ['models.gemma3-270m.concurrent_limit', 'models.gemma3-270m.n_threads',
+     'settings.max_concurrent_tasks']
+    """
+
+    params: tuple[Param, ...]
+
+    @classmethod
+    def from_profile(cls, profile: Profile, *, tune_num_ctx: bool | None = None) -> SearchSpace:
+        """Every parameter ``profile`` allows tuning (see the module docstring).
+
+        ``tune_num_ctx`` defaults to "on a GPU profile that does not run embedded".
+        """
+        hw = profile.hardware
+        params: list[Param] = []
+        total = 0
+        for name, model in profile.models.items():
+            prefix = f"models.{name}."
+            bound = limit_bound(profile, model)
+            total += bound
+            params.append(Param(prefix + "concurrent_limit", tuple(range(1, bound + 1))))
+            if len(profile.models) > 1:
+                params.append(Param(prefix + "priority", tuple(range(1, 11))))
+            if is_embedded(profile, model):
+                params.append(Param(prefix + "n_threads", tuple(range(1, hw.cpu_cores + 1))))
+            elif tune_num_ctx if tune_num_ctx is not None else hw.kind == "gpu":
+                choices = num_ctx_choices(profile, model)
+                if len(choices) > 1:
+                    params.append(Param(prefix + "num_ctx", choices))
+        params.append(Param("settings.max_concurrent_tasks", tuple(range(1, total + 1))))
+        return cls(tuple(p for p in params if len(p.choices) > 1))
+
+    @property
+    def names(self) -> list[str]:
+        """The parameter names, in order."""
+        return [p.name for p in self.params]
+
+    def grid(self) -> dict[str, list[int]]:
+        """Every parameter's values, as :class:`optuna.samplers.GridSampler` wants them."""
+        return {p.name: list(p.choices) for p in self.params}
+
+    def size(self) -> int:
+        """How many distinct configurations the space holds."""
+        return math.prod(len(p.choices) for p in self.params)
+
+    def suggest(self, trial: optuna.Trial) -> dict[str, int]:
+        """Ask ``trial`` for one value of every parameter."""
+        values: dict[str, int] = {}
+        for p in self.params:
+            if p.is_range:
+                values[p.name] = trial.suggest_int(p.name, p.choices[0], p.choices[-1])
+            else:
+                values[p.name] = trial.suggest_categorical(p.name, list(p.choices))
+        return values
+
+    def values_of(self, profile: Profile) -> dict[str, int]:
+        """The profile's own values of the space's parameters, clamped into the space.
+
+        This is the trial the tune enqueues first, so the result is never worse than the
+        starting point. ``n_threads`` unset means "all cores" to llama.cpp.
+        """
+        values = {}
+        for p in self.params:
+            current = read_param(profile, p.name)
+            if current is None:
+                current = profile.hardware.cpu_cores if p.name.endswith("n_threads") else 0
+            values[p.name] = min(p.choices, key=lambda c, v=current: (abs(c - v), c))
+        return values
+
+
+def read_param(profile: Profile, name: str) -> Any:
+    """The value of the dotted parameter ``name`` in ``profile``."""
+    owner, field = _owner(profile, name)
+    return getattr(owner, field)
+
+
+def apply_params(profile: Profile, params: Mapping[str, Any]) -> Profile:
+    """A deep copy of ``profile`` with every ``params`` value set; the original is unchanged."""
+    candidate = profile.model_copy(deep=True)
+    for name, value in params.items():
+        owner, field = _owner(candidate, name)
+        try:
+            setattr(owner, field, value)
+        except ValueError as exc:
+            raise ConfigError(f"parameter {name!r}: value {value!r} is not valid: {exc}") from None
+    return candidate
+
+
+def _owner(profile: Profile, name: str) -> tuple[Any, str]:
+    if name.startswith("settings."):
+        field = name.removeprefix("settings.")
+        if field in type(profile.settings).model_fields:
+            return profile.settings, field
+    elif name.startswith("models."):
+        model, _, field = name.removeprefix("models.").rpartition(".")
+        if model in profile.models and field in ModelConfig.model_fields:
+            return profile.models[model], field
+    raise ConfigError(
+        f"parameter {name!r} names nothing in profile {profile.name!r}; valid: "
+        f"settings.<field> or models.<model>.<field> with models {', '.join(profile.models)}"
+    )

@@ -1,0 +1,20 @@
+"""The benchmark ``orchbench run`` executes: each chosen suite, in every mode.
+
+Run it directly with pytest too::
+
+    pytest suites/test_workloads.py --orchbench-profile embedded --orchbench-suite smoke
+
+To gate on service levels, add a test file beside this one; it shares the same run::
+
+    def test_gate(bench_run):
+        assert bench_run.speedup >= 1.2
+        assert bench_run.p95_latency_s < 30
+"""
+
+
+def test_workload(bench_run, workload):
+    """Every submitted task ended with exactly one result, in every mode and repeat."""
+    assert bench_run.status == "complete"
+    for mode in bench_run.modes:
+        for run in bench_run.runs[mode]:
+            assert len(run.results) == len(workload.tasks), f"{mode} lost or added tasks"

@@ -1,0 +1,143 @@
+"""The Backend contract, written once and run over every engine.
+
+Each engine's test module builds a :class:`ContractCase` (how to make the backend, a
+model it serves, one it does not have, a request that outlasts its timeout) and runs
+every function of :data:`CONTRACT_CHECKS` on it::
+
+    @pytest.mark.parametrize("check", CONTRACT_CHECKS, ids=lambda c: c.__name__)
+    def test_contract(check, case):
+        check(case)
+
+The checks state what ``orchbench/backends/_base.py`` promises: ``generate`` returns text
+and measured timings; a model the engine does not have is ``ModelNotFound``; a request
+past its ``timeout_s`` is ``BackendTimeout``; ``concurrent_limit`` requests at once all
+succeed; ``list_models`` / ``warmup`` / ``close`` keep their types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import pytest
+
+from orchbench.backends import Backend, GenerateRequest, GenerateResult
+from orchbench.config import ModelConfig
+from orchbench.errors import BackendTimeout, ModelNotFound
+
+
+@dataclass
+class ContractCase:
+    """What the contract needs to know about one engine under test."""
+
+    make: Callable[[], Backend]
+    model: ModelConfig
+    missing: ModelConfig
+    """A model the engine does not have."""
+    slow_prompt: str = "slow"
+    """A prompt that takes the engine longer than ``slow_timeout_s``."""
+    slow_timeout_s: float = 0.2
+    prompt: str = "def reverse_string(s):"
+    max_tokens: int = 8
+
+
+def _request(
+    case: ContractCase, model: ModelConfig | None = None, **changes: object
+) -> GenerateRequest:
+    request = GenerateRequest(
+        model=model or case.model,
+        prompt=case.prompt,
+        max_tokens=case.max_tokens,
+        temperature=0.0,
+        timeout_s=60.0,
+        seed=1,
+    )
+    return replace(request, **changes)
+
+
+def _run(case: ContractCase, body: Callable[[Backend], object]) -> object:
+    async def go() -> object:
+        backend = case.make()
+        try:
+            return await body(backend)  # type: ignore[misc]
+        finally:
+            await backend.close()
+
+    return asyncio.run(go())
+
+
+def _assert_result(result: GenerateResult) -> None:
+    assert isinstance(result, GenerateResult)
+    assert isinstance(result.text, str)
+    t = result.timings
+    assert t.total_s >= 0
+    for value in (t.load_s, t.ttft_s, t.prompt_s, t.completion_s, t.queue_s):
+        assert value is None or value >= 0
+    assert t.completion_tokens is None or t.completion_tokens >= 0
+    if t.ttft_s is not None:
+        assert t.ttft_s <= t.total_s + 1e-6
+
+
+def check_generate_returns_text_and_timings(case: ContractCase) -> None:
+    """One request gives text and the timings the engine measured."""
+    result = _run(case, lambda b: b.generate(_request(case)))
+    _assert_result(result)
+    assert result.text.strip(), "the engine returned no text"
+    assert result.timings.completion_tokens, "completion tokens were not counted"
+    assert result.timings.completion_tokens <= case.max_tokens + 1
+
+
+def check_unknown_model_is_model_not_found(case: ContractCase) -> None:
+    """A model the engine does not have raises ModelNotFound naming it."""
+    with pytest.raises(ModelNotFound) as info:
+        _run(case, lambda b: b.generate(_request(case, case.missing)))
+    assert case.missing.name in str(info.value) or (case.missing.gguf or "") in str(info.value)
+
+
+def check_timeout_is_backend_timeout(case: ContractCase) -> None:
+    """A request that outlasts ``timeout_s`` raises BackendTimeout, and the engine still serves."""
+
+    async def body(backend: Backend) -> GenerateResult:
+        slow = _request(
+            case, prompt=case.slow_prompt, timeout_s=case.slow_timeout_s, max_tokens=512
+        )
+        with pytest.raises(BackendTimeout):
+            await backend.generate(slow)
+        return await backend.generate(_request(case))
+
+    _assert_result(_run(case, body))
+
+
+def check_concurrency_up_to_the_limit(case: ContractCase) -> None:
+    """``concurrent_limit`` requests at once all succeed."""
+    limit = case.model.concurrent_limit
+
+    async def body(backend: Backend) -> list[GenerateResult]:
+        return await asyncio.gather(*(backend.generate(_request(case)) for _ in range(limit)))
+
+    results = _run(case, body)
+    assert len(results) == limit
+    for result in results:
+        _assert_result(result)
+
+
+def check_list_models_warmup_close(case: ContractCase) -> None:
+    """``warmup`` returns seconds, ``list_models`` names, ``close`` completes."""
+
+    async def body(backend: Backend) -> tuple[float, list[str]]:
+        load = await backend.warmup(case.model)
+        return load, await backend.list_models()
+
+    load, names = _run(case, body)
+    assert isinstance(load, float) and load >= 0
+    assert all(isinstance(name, str) for name in names)
+
+
+CONTRACT_CHECKS = [
+    check_generate_returns_text_and_timings,
+    check_unknown_model_is_model_not_found,
+    check_timeout_is_backend_timeout,
+    check_concurrency_up_to_the_limit,
+    check_list_models_warmup_close,
+]

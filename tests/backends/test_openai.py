@@ -1,0 +1,183 @@
+"""The OpenAI-compatible engine against a stand-in server.
+
+:class:`FakeOpenAIServer` (pytest-httpserver, threaded) stands in for an OpenAI-compatible
+server such as llama.cpp's ``llama-server``: ``/v1/completions`` and
+``/v1/chat/completions`` stream server-sent events in the documented shapes (a usage
+event last when ``stream_options.include_usage`` is set, and llama.cpp's ``timings`` when
+asked to), ``/v1/models`` lists ids, unknown models get 404 and the model ``busy`` 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+from contract import CONTRACT_CHECKS, ContractCase
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from orchbench.backends import GenerateRequest, OpenAIBackend, make_backend
+from orchbench.config import ModelConfig
+from orchbench.errors import BackendBusy, BackendTimeout, BackendUnavailable, ModelNotFound
+
+PIECES = ["\n", "    return", " s", "[::-1]"]
+
+
+class FakeOpenAIServer:
+    """A stand-in for an OpenAI-compatible server (documented SSE shapes, no model runs)."""
+
+    def __init__(self, server: HTTPServer, *, llama_timings: bool = False) -> None:
+        self.server = server
+        self.models = ["tiny"]
+        self.llama_timings = llama_timings
+        self.bodies: list[dict] = []
+        for path in ("/v1/completions", "/v1/chat/completions"):
+            server.expect_request(path, method="POST").respond_with_handler(self._complete)
+        server.expect_request("/v1/models").respond_with_json(
+            {"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]}
+        )
+
+    @property
+    def host(self) -> str:
+        return self.server.url_for("").rstrip("/")
+
+    def _complete(self, request: Request) -> Response:
+        body = request.get_json()
+        self.bodies.append(body)
+        if body["model"] == "busy":
+            return Response(json.dumps({"error": {"message": "Server busy"}}), status=503)
+        if body["model"] not in self.models:
+            error = {"error": {"message": f"The model `{body['model']}` does not exist"}}
+            return Response(json.dumps(error), status=404)
+        chat = request.path.endswith("/chat/completions")
+        prompt = body["messages"][-1]["content"] if chat else body["prompt"]
+        stream = self._events(body, chat, slow=prompt == "slow")
+        return Response(stream, mimetype="text/event-stream")
+
+    def _events(self, body: dict, chat: bool, slow: bool) -> Iterator[str]:
+        pieces = PIECES[: body["max_tokens"]]
+        for piece in pieces:
+            if slow:
+                time.sleep(1.0)
+            choice = (
+                {"index": 0, "delta": {"content": piece}} if chat else {"index": 0, "text": piece}
+            )
+            yield f"data: {json.dumps({'choices': [{**choice, 'finish_reason': None}]})}\n\n"
+        reason = "length" if len(pieces) < len(PIECES) else "stop"
+        end = {"index": 0, "delta": {}} if chat else {"index": 0, "text": ""}
+        last: dict = {"choices": [{**end, "finish_reason": reason}]}
+        if self.llama_timings:
+            last["timings"] = {
+                "prompt_n": 9,
+                "prompt_ms": 30.0,
+                "predicted_n": 4,
+                "predicted_ms": 80.0,
+            }
+        yield f"data: {json.dumps(last)}\n\n"
+        if body.get("stream_options", {}).get("include_usage"):
+            usage = {"prompt_tokens": 9, "completion_tokens": len(pieces), "total_tokens": 13}
+            yield f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n"
+        yield "data: [DONE]\n\n"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[HTTPServer]:
+    httpserver = HTTPServer(threaded=True)
+    httpserver.start()
+    yield httpserver
+    httpserver.stop()
+
+
+@pytest.fixture
+def openai(server: HTTPServer) -> Iterator[FakeOpenAIServer]:
+    yield FakeOpenAIServer(server)
+    server.clear()
+
+
+def model(name: str = "tiny", style: str = "completion", limit: int = 2) -> ModelConfig:
+    return ModelConfig(
+        name=name, task_types=["coding"], tier="fast", prompt_style=style, concurrent_limit=limit
+    )
+
+
+def request(
+    m: ModelConfig, prompt: str = "def reverse_string(s):", **kw: object
+) -> GenerateRequest:
+    base = {"max_tokens": 16, "temperature": 0.0, "timeout_s": 10.0}
+    return GenerateRequest(model=m, prompt=prompt, **{**base, **kw})  # type: ignore[arg-type]
+
+
+def generate(backend: OpenAIBackend, req: GenerateRequest):
+    async def go():
+        try:
+            return await backend.generate(req)
+        finally:
+            await backend.close()
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("check", CONTRACT_CHECKS, ids=lambda c: c.__name__)
+def test_contract(check, openai: FakeOpenAIServer):
+    check(ContractCase(lambda: OpenAIBackend(openai.host), model("tiny"), model("absent")))
+
+
+def test_completion_streams_with_usage(openai: FakeOpenAIServer):
+    result = generate(OpenAIBackend(openai.host + "/v1"), request(model(), stop=["\n\n"], seed=2))
+    assert result.text == "".join(PIECES)
+    assert result.finish_reason == "stop"
+    t = result.timings
+    assert (t.prompt_tokens, t.completion_tokens) == (9, 4)
+    assert t.ttft_s is not None and t.prompt_s == t.ttft_s
+    assert t.completion_s == pytest.approx(t.total_s - t.ttft_s)
+    sent = openai.bodies[-1]
+    assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
+    assert (sent["prompt"], sent["stop"], sent["seed"]) == ("def reverse_string(s):", ["\n\n"], 2)
+
+
+def test_chat_style_and_length_cut(openai: FakeOpenAIServer):
+    result = generate(OpenAIBackend(openai.host), request(model(style="chat"), "Hi", max_tokens=2))
+    assert result.text == "".join(PIECES[:2])
+    assert result.finish_reason == "length"
+    assert openai.bodies[-1]["messages"] == [{"role": "user", "content": "Hi"}]
+
+
+def test_llama_cpp_timings_are_used_when_sent(openai: FakeOpenAIServer):
+    openai.llama_timings = True
+    t = generate(OpenAIBackend(openai.host), request(model())).timings
+    assert (t.prompt_s, t.completion_s) == pytest.approx((0.030, 0.080))
+    assert (t.prompt_tokens, t.completion_tokens) == (9, 4)
+
+
+def test_error_mapping(openai: FakeOpenAIServer):
+    with pytest.raises(ModelNotFound, match=r"'absent'.*does not exist"):
+        generate(OpenAIBackend(openai.host), request(model("absent")))
+    with pytest.raises(BackendBusy):
+        generate(OpenAIBackend(openai.host), request(model("busy")))
+    with pytest.raises(BackendTimeout):
+        generate(OpenAIBackend(openai.host), request(model(), "slow", timeout_s=0.2))
+
+
+def test_connection_refused_is_unavailable():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(BackendUnavailable, match="no OpenAI-compatible server"):
+        generate(OpenAIBackend(f"http://127.0.0.1:{port}"), request(model()))
+
+
+def test_list_models_and_factory(openai: FakeOpenAIServer):
+    backend = make_backend("openai", host=openai.host)
+    assert isinstance(backend, OpenAIBackend)
+
+    async def go():
+        try:
+            return await backend.list_models()
+        finally:
+            await backend.close()
+
+    assert asyncio.run(go()) == ["tiny"]

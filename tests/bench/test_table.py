@@ -1,0 +1,100 @@
+"""The tables say what produced them and show every promised metric."""
+
+import io
+
+from rich.console import Console
+
+from orchbench.bench.table import model_table, provenance, render, speedup_line
+
+
+def _summary(**over):
+    median = {
+        "total_s": 10.0,
+        "tasks": 4,
+        "tasks_per_s": 0.4,
+        "completion_tokens": 100,
+        "tokens_per_s": 10.0,
+        "p50_latency_s": 2.0,
+        "p95_latency_s": 3.5,
+        "mean_ttft_s": 0.2,
+        "mean_queue_s": 0.0,
+        "mean_quality": 0.75,
+        "failures": 1,
+        "per_type_s": {"coding": 2.5},
+    }
+    summary = {
+        "status": "complete",
+        "backend": "embedded",
+        "measured": True,
+        "repeat": 3,
+        "machine": {"cpu": "Test CPU", "cpu_cores_logical": 2, "ram_gb": 24},
+        "profile": {"name": "embedded"},
+        "suite": {"name": "smoke", "tasks": 4},
+        "modes": {
+            "sequential": {"runs": [], "median": median},
+            "parallel": {"runs": [], "median": {**median, "total_s": 8.0}},
+        },
+        "speedup": {"median": 1.25, "min": 1.1, "max": 1.3, "values": [1.1, 1.25, 1.3]},
+        "models": {
+            "gemma3-270m": {
+                "response_s": 0.5,
+                "ttft_s": 0.1,
+                "tokens_per_s": 50.0,
+                "quality": 0.8,
+                "failures": 0,
+                "best_types": ["coding"],
+            }
+        },
+    }
+    summary.update(over)
+    return summary
+
+
+def _text(renderable):
+    buffer = io.StringIO()
+    Console(file=buffer, width=160, color_system=None).print(renderable)
+    return buffer.getvalue()
+
+
+def test_measured_run_tables():
+    text = _text(render(_summary()))
+    for expected in (
+        "Total time",
+        "10.00 s",
+        "8.00 s",
+        "Tasks / s",
+        "Tokens / s",
+        "Latency p95",
+        "3.50 s",
+        "Mean quality",
+        "0.75",
+        "Failures",
+        "coding (mean latency)",
+        "measured on embedded",
+        "Test CPU",
+        "median of 3 repeats",
+        "1.25×",
+        "min 1.10×",
+        "max 1.30×",
+        "Model Performance",
+        "gemma3-270m",
+        "500 ms",
+    ):
+        assert expected in text, expected
+    assert "SIMULATED" not in text
+
+
+def test_simulated_and_partial_runs_say_so():
+    summary = _summary(
+        backend="sim", measured=False, status="partial", stopped="interrupted (Ctrl-C)"
+    )
+    summary["profile"]["hardware"] = {"name": "RTX 4090"}
+    assert provenance(summary).startswith("SIMULATED (sim) · modelled hardware: RTX 4090")
+    assert "PARTIAL: interrupted" in provenance(summary)
+    assert "SIMULATED" in _text(speedup_line(summary))
+
+
+def test_nothing_ran():
+    summary = _summary(modes={}, models={}, speedup={"median": None})
+    assert speedup_line(summary) is None and model_table(summary) is None
+    assert "no mode finished" in _text(render(summary))

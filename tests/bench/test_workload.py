@@ -1,0 +1,149 @@
+"""Suites load, validate with clear errors, scale, and are matched to a profile's style."""
+
+import pytest
+
+from orchbench.bench.workload import (
+    default_suite,
+    load_suite,
+    style_problem,
+    suite_names,
+    workload_from_dict,
+)
+from orchbench.config import TaskType
+from orchbench.errors import SuiteError
+from orchbench.profiles import load_profile
+
+SHIPPED = ("smoke", "code-completion", "dev-pipeline", "mixed-load")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_suites_load(name):
+    workload = load_suite(name)
+    assert workload.name == name
+    assert workload.tasks
+    assert all(t.name for t in workload.tasks)
+    assert len({t.name for t in workload.tasks}) == len(workload.tasks)
+
+
+def test_shipped_suites_have_the_promised_shape():
+    completion = load_suite("code-completion")
+    assert completion.prompt_style == "completion"
+    assert 10 <= len(completion.tasks) <= 16
+    assert all(t.checks and t.checks.tests for t in completion.tasks)
+    assert all(t.max_tokens == 48 for t in completion.tasks)
+    pipeline = load_suite("dev-pipeline")
+    assert pipeline.prompt_style == "chat"
+    wanted = {
+        TaskType.PLANNING,
+        TaskType.CODING,
+        TaskType.REVIEW,
+        TaskType.TESTING,
+        TaskType.DOCUMENTATION,
+    }
+    for task_type in wanted:
+        assert sum(t.task_type == task_type for t in pipeline.tasks) >= 3
+    assert set(load_suite("mixed-load").task_types()) == set(TaskType)
+    assert set(SHIPPED) <= set(suite_names())
+
+
+def test_defaults_apply_and_tasks_override():
+    workload = workload_from_dict(
+        {
+            "name": "x",
+            "prompt_style": "completion",
+            "defaults": {"type": "coding", "max_tokens": 16, "stop": ["\n\n"]},
+            "tasks": [{"prompt": "def f():"}, {"prompt": "a", "type": "review", "max_tokens": 8}],
+        }
+    )
+    first, second = workload.tasks
+    assert (first.task_type, first.max_tokens, first.stop) == (TaskType.CODING, 16, ("\n\n",))
+    assert (second.task_type, second.max_tokens) == (TaskType.REVIEW, 8)
+    assert first.name == "coding-0"
+
+
+def test_repeat_and_scaled_keep_names_distinct():
+    raw = {
+        "name": "x",
+        "prompt_style": "chat",
+        "repeat": 3,
+        "tasks": [
+            {"type": "coding", "prompt": "p", "name": "a"},
+            {"type": "review", "prompt": "q", "name": "b"},
+        ],
+    }
+    workload = workload_from_dict(raw)
+    assert [t.name for t in workload.tasks] == ["a", "b", "a#1", "b#1", "a#2", "b#2"]
+    assert len(workload_from_dict(raw, repeat=1).tasks) == 2
+    assert len(load_suite("mixed-load").scaled(10_000).tasks) == 10_000
+    with pytest.raises(SuiteError, match="cannot scale"):
+        workload.scaled(0)
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    return path
+
+
+def test_unknown_task_type_lists_valid_types(tmp_path):
+    path = _write(
+        tmp_path, 'name="b"\nprompt_style="chat"\n[[tasks]]\ntype="cooking"\nprompt="x"\n'
+    )
+    with pytest.raises(SuiteError) as info:
+        load_suite(path)
+    message = str(info.value)
+    assert str(path) in message and "tasks.0.type" in message and "planning" in message
+
+
+def test_unknown_field_names_the_valid_ones(tmp_path):
+    path = _write(
+        tmp_path,
+        'name="b"\nprompt_style="chat"\n[[tasks]]\ntype="coding"\nprompt="x"\nmax_token=3\n',
+    )
+    with pytest.raises(
+        SuiteError,
+        match=r"tasks\.0\.max_token': unknown field; valid fields:.*"
+        r"max_tokens",
+    ):
+        load_suite(path)
+
+
+def test_bad_prompt_style_and_missing_tasks(tmp_path):
+    path = _write(tmp_path, 'name="b"\nprompt_style="poetry"\n')
+    with pytest.raises(SuiteError) as info:
+        load_suite(path)
+    assert "prompt_style" in str(info.value) and "tasks" in str(info.value)
+
+
+def test_unknown_default_field(tmp_path):
+    path = _write(
+        tmp_path,
+        'prompt_style="chat"\n[defaults]\ncolour="red"\n[[tasks]]\ntype="coding"\nprompt="x"\n',
+    )
+    with pytest.raises(SuiteError, match="colour"):
+        load_suite(path)
+
+
+def test_not_toml_and_duplicates_and_missing(tmp_path):
+    with pytest.raises(SuiteError, match="not valid TOML"):
+        load_suite(_write(tmp_path, "name = = 1"))
+    dup = _write(
+        tmp_path,
+        'prompt_style="chat"\n[[tasks]]\nname="a"\ntype="coding"\nprompt="x"\n'
+        '[[tasks]]\nname="a"\ntype="coding"\nprompt="y"\n',
+    )
+    with pytest.raises(SuiteError, match="duplicate task names"):
+        load_suite(dup)
+    with pytest.raises(SuiteError, match=r"available suites:.*code-completion"):
+        load_suite("no-such-suite")
+    with pytest.raises(SuiteError, match="does not exist"):
+        load_suite(tmp_path / "missing.toml")
+
+
+def test_chat_suite_on_the_base_model_is_an_error_naming_a_completion_suite():
+    embedded = load_profile("embedded")
+    level, message = style_problem(embedded, load_suite("dev-pipeline"))
+    assert level == "error"
+    assert "gemma3-270m" in message and "code-completion" in message
+    assert style_problem(embedded, load_suite("code-completion")) is None
+    assert default_suite(embedded) == "code-completion"

@@ -1,0 +1,82 @@
+"""The fidelity check's arithmetic (Kendall τ, MAPE) and its plumbing, with a fake engine."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchbench.backends._fake import FakeBackend
+from orchbench.config import TaskType
+from orchbench.profiles import load_profile
+from orchbench.records import QualityChecks, TaskSpec
+from orchbench.sim import Calibration
+from orchbench.sim._fidelity import (
+    CheckConfig,
+    ConfigOutcome,
+    FidelityReport,
+    check_fidelity,
+    default_check_configs,
+    kendall_tau,
+)
+
+
+def test_kendall_tau_perfect_reversed_and_tied():
+    assert kendall_tau([1, 2, 3, 4], [10, 20, 30, 40]) == 1.0
+    assert kendall_tau([1, 2, 3, 4], [4, 3, 2, 1]) == -1.0
+    # One discordant pair of six: (5 - 1) / 6.
+    assert kendall_tau([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)
+    # Ties in one ranking (τ-b): 2 concordant, 1 tied in y → 2 / sqrt(3 * 2).
+    assert kendall_tau([1, 2, 3], [1, 2, 2]) == pytest.approx(2 / 6**0.5)
+    with pytest.raises(ValueError, match="same length"):
+        kendall_tau([1], [1])
+
+
+def test_report_mape_and_tau():
+    def outcome(measured: float, predicted: float) -> ConfigOutcome:
+        return ConfigOutcome(CheckConfig(1, 1, 1), measured, predicted, 10.0, 11.0)
+
+    report = FidelityReport([outcome(10, 11), outcome(20, 18), outcome(40, 40)])
+    assert report.mape == pytest.approx(100 * (0.1 + 0.1 + 0) / 3)
+    assert report.throughput_mape == pytest.approx(10.0)
+    assert report.kendall_tau == 1.0
+    assert report.outcomes[1].error == pytest.approx(-0.1)
+
+
+def test_default_configs_span_at_least_six_settings():
+    for name in ("embedded", "rtx4090"):
+        configs = default_check_configs(load_profile(name))
+        assert len(set(configs)) >= 6
+
+
+def test_config_applies_to_a_copy_of_every_model():
+    profile = load_profile("embedded")
+    shaped = CheckConfig(3, 2, 4).apply(profile)
+    assert shaped.settings.max_concurrent_tasks == 4
+    assert all(m.concurrent_limit == 3 and m.n_threads == 2 for m in shaped.models.values())
+    assert profile.models["gemma3-270m"].concurrent_limit == 2  # the original is untouched
+
+
+def test_check_runs_both_sides_and_replays_measured_lengths():
+    profile = load_profile("embedded")
+    tasks = [
+        TaskSpec(
+            TaskType.CODING,
+            f"def f{i}(x):\n",
+            max_tokens=32,
+            checks=QualityChecks(tests="assert False"),
+        )
+        for i in range(4)
+    ]
+    configs = [CheckConfig(1, 1, 1), CheckConfig(2, 1, 2)]
+    report = check_fidelity(
+        profile,
+        lambda: FakeBackend(latency=0.01, completion_tokens=7),
+        tasks,
+        Calibration(),
+        configs,
+    )
+    assert [o.config for o in report.outcomes] == configs
+    for o in report.outcomes:
+        assert o.measured_s > 0 and o.predicted_s > 0
+        assert o.failures == 0
+        # The simulator replayed the fake's 7 tokens per task, not max_tokens.
+        assert o.predicted_tps * o.predicted_s == pytest.approx(4 * 7)

@@ -1,0 +1,130 @@
+"""Calibration fitting recovers known parameters from synthetic measurements."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from orchbench.config import HardwareSpec, ModelConfig, Profile
+from orchbench.records import Timings
+from orchbench.sim import ModelParams, PerfModel, default_device_params, stream_rates
+from orchbench.sim._calibrate import measurement_plan
+from orchbench.sim._fit import Observation, Round, fit_calibration, golden_min
+from orchbench.sim._model import DECODE, StreamLoad
+from orchbench.sim._params import DeviceParams
+
+CPU2 = HardwareSpec(name="2-core CPU", kind="cpu", bandwidth_gbs=20, ram_gb=24, cpu_cores=2)
+GPU = HardwareSpec(name="GPU", vram_gb=24, bandwidth_gbs=1008, ram_gb=64, cpu_cores=16)
+
+
+def _profile(hardware: HardwareSpec, sizes: dict[str, float], engine: str) -> Profile:
+    return Profile(
+        name="synthetic",
+        hardware=hardware,
+        backend={"kind": engine},
+        models={
+            name: ModelConfig(name=name, task_types=["coding"], tier="fast", size_gb=size)
+            for name, size in sizes.items()
+        },
+    )
+
+
+def _synthetic(
+    profile: Profile, engine: str, device: DeviceParams, truth: dict[str, ModelParams]
+) -> list[Observation]:
+    """What a perfect engine following the model with ``device``/``truth`` would measure."""
+    observations = []
+    for name, params in truth.items():
+        observations.append(Observation(Round(f"{name}: load", (name,)), load_s=params.load_s))
+    for round_ in measurement_plan(profile, engine):
+        streams, perfs = [], []
+        for name in round_.models:
+            config = profile.models[name].model_copy(
+                update={"n_threads": round_.threads, "concurrent_limit": round_.copies}
+            )
+            perf = PerfModel.build(profile.hardware, config, device, truth[name])
+            streams += [StreamLoad(perf, DECODE, round_.threads)] * round_.copies
+            perfs += [perf] * round_.copies
+        rates = stream_rates(streams, profile.hardware, device)
+        observation = Observation(round_)
+        for perf, rate in zip(perfs, rates, strict=True):
+            n = round(round_.max_tokens * perf.completion_ratio)
+            prompt_s = 50 / perf.prompt_tps + 1 / perf.decode_tps
+            completion_s = n / rate
+            observation.timings.append(
+                Timings(
+                    total_s=prompt_s + completion_s,
+                    load_s=0.0,
+                    prompt_tokens=50,
+                    prompt_s=prompt_s,
+                    completion_tokens=n,
+                    completion_s=completion_s,
+                    queue_s=0.0,
+                )
+            )
+            observation.walls.append(prompt_s + completion_s + 0.003)
+        observations.append(observation)
+    return observations
+
+
+def test_golden_section_finds_the_minimum():
+    assert golden_min(lambda x: (x - 1.234) ** 2, 0.0, 5.0) == pytest.approx(1.234, abs=1e-6)
+
+
+def test_cpu_fit_recovers_threads_contention_and_oversubscription():
+    profile = _profile(CPU2, {"tiny": 0.25}, "embedded")
+    device = default_device_params(CPU2, "embedded").model_copy(
+        update={"thread_scaling": 0.7, "contention": 0.4, "oversubscription_penalty": 0.5}
+    )
+    truth = {
+        "tiny": ModelParams(decode_tps=60.0, prompt_tps=800.0, load_s=0.4, completion_ratio=0.75)
+    }
+    observations = _synthetic(profile, "embedded", device, truth)
+    calibration = fit_calibration(CPU2, "embedded", dict(profile.models), observations)
+    assert calibration.device["thread_scaling"] == pytest.approx(0.7, abs=0.01)
+    assert calibration.device["contention"] == pytest.approx(0.4, abs=0.01)
+    assert calibration.device["oversubscription_penalty"] == pytest.approx(0.5, abs=0.01)
+    fitted = calibration.models["tiny"]
+    assert fitted.decode_tps == pytest.approx(60.0)
+    assert fitted.prompt_tps == pytest.approx(800.0)
+    assert fitted.load_s == pytest.approx(0.4)
+    assert fitted.completion_ratio == pytest.approx(36 / 48)
+    assert fitted.request_overhead_s == pytest.approx(0.003)
+
+
+def test_gpu_fit_recovers_batching_and_cross_model_contention():
+    profile = _profile(GPU, {"small": 4.1, "medium": 7.9}, "ollama")
+    device = default_device_params(GPU, "ollama").model_copy(
+        update={"batch_alpha": 0.3, "batch_gamma": 0.8, "contention": 0.7}
+    )
+    truth = {
+        "small": ModelParams(decode_tps=140.0, prompt_tps=5000.0, load_s=2.0),
+        "medium": ModelParams(decode_tps=85.0, prompt_tps=3000.0, load_s=4.0),
+    }
+    observations = _synthetic(profile, "ollama", device, truth)
+    calibration = fit_calibration(GPU, "ollama", dict(profile.models), observations)
+    assert calibration.device["contention"] == pytest.approx(0.7, abs=0.01)
+    # batch_gamma is searched on a 0.05 grid: the pair must reproduce the curve closely.
+    fitted = default_device_params(GPU, "ollama").model_copy(update=calibration.device)
+    for batch in (2, 3, 4, 8):
+        true_slowdown = 1 + 0.3 * (batch - 1) ** 0.8
+        fit_slowdown = 1 + fitted.batch_alpha * (batch - 1) ** fitted.batch_gamma
+        assert math.isclose(fit_slowdown, true_slowdown, rel_tol=0.02)
+    assert calibration.models["medium"].decode_tps == pytest.approx(85.0)
+    # Ollama times prompts without a decode step; the synthetic engine added one.
+    assert calibration.models["small"].prompt_tps < 5000.0
+
+
+def test_fit_keeps_defaults_for_what_was_not_measured():
+    profile = _profile(CPU2, {"tiny": 0.25}, "embedded")
+    device = default_device_params(CPU2, "embedded")
+    truth = {"tiny": ModelParams(decode_tps=50.0, prompt_tps=500.0, load_s=0.2)}
+    solo_only = [
+        o
+        for o in _synthetic(profile, "embedded", device, truth)
+        if o.round.copies == 1 and o.round.threads == 1
+    ]
+    calibration = fit_calibration(CPU2, "embedded", dict(profile.models), solo_only)
+    assert calibration.device == {}
+    assert calibration.models["tiny"].decode_tps == pytest.approx(50.0)

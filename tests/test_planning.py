@@ -1,0 +1,139 @@
+"""Memory planning: the KV-cache formula, fits, the largest slot counts, profile suggestions."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchbench.config import ModelConfig, Profile
+from orchbench.errors import ConfigError
+from orchbench.planning import (
+    GIB_IN_GB,
+    closest_profile,
+    estimate_vram_gb,
+    kv_bytes_per_token,
+    kv_cache_gb,
+    max_slots,
+    memory_plan,
+    runner_overhead_gb,
+)
+from orchbench.profiles import load_profile
+
+
+def _model(**fields: object) -> ModelConfig:
+    base: dict[str, object] = {"name": "m", "task_types": ["coding"], "tier": "fast"}
+    return ModelConfig(**{**base, **fields})
+
+
+LLAMA2_7B = {"size_gb": 3.8, "params_b": 6.7, "n_layers": 32, "n_kv_heads": 32, "head_dim": 128}
+MISTRAL_7B = {"size_gb": 4.1, "params_b": 7.2, "n_layers": 32, "n_kv_heads": 8, "head_dim": 128}
+
+
+def test_kv_cache_follows_the_formula() -> None:
+    model = _model(**LLAMA2_7B)
+    # 2 (K, V) x 32 layers x 32 heads x 128 dims x 2 bytes = 512 KiB per token
+    assert kv_bytes_per_token(model) == (524288.0, True)
+    assert kv_cache_gb(model, 4096, 1) == pytest.approx(2.147, abs=1e-3)
+    assert kv_cache_gb(model, 4096, 3) == pytest.approx(3 * kv_cache_gb(model, 4096, 1))
+    gqa = _model(**MISTRAL_7B)
+    assert kv_cache_gb(gqa, 4096, 1) == pytest.approx(kv_cache_gb(model, 4096, 1) / 4)
+
+
+def test_estimate_adds_weights_kv_and_overhead() -> None:
+    model = _model(**MISTRAL_7B, num_ctx=8192, concurrent_limit=2)
+    expected = 4.1 + kv_cache_gb(model, 8192, 2) + runner_overhead_gb(model)
+    assert estimate_vram_gb(model) == pytest.approx(expected)  # defaults: its own ctx and limit
+    assert estimate_vram_gb(model, 8192, 2) == pytest.approx(expected)
+    assert estimate_vram_gb(model, 2048, 1) < expected
+    assert 0.5 <= runner_overhead_gb(model) <= 1.5
+
+
+def test_unknown_shape_is_guessed_and_flagged() -> None:
+    model = _model(size_gb=4.0, params_b=7.0)
+    per_token, exact = kv_bytes_per_token(model)
+    assert not exact and per_token > 0
+
+
+def test_weights_from_params_when_size_unknown() -> None:
+    assert estimate_vram_gb(_model(params_b=7.0, quantization="Q4_0"), 1, 1) > 3.5
+    with pytest.raises(ConfigError, match=r"'m'.*size_gb"):
+        estimate_vram_gb(_model(), 1024, 1)
+
+
+def test_max_slots_is_the_largest_that_fits() -> None:
+    model = _model(**LLAMA2_7B)
+    usable = 20.0
+    slots = max_slots(model, 4096, usable)
+    assert estimate_vram_gb(model, 4096, slots) <= usable
+    assert estimate_vram_gb(model, 4096, slots + 1) > usable
+    assert max_slots(_model(size_gb=30.0, params_b=34.0), 4096, usable) == 0
+
+
+def test_rtx4090_plan() -> None:
+    plan = memory_plan(load_profile("rtx4090"))
+    assert plan.memory == "vram"
+    assert plan.capacity_gb == pytest.approx(24 * GIB_IN_GB)
+    assert plan.usable_gb < plan.capacity_gb
+    assert all(m.fits_alone for m in plan.models)
+    assert not plan.fits_together  # seven models, ~80 GB of weights
+    assert any("swaps" in w for w in plan.warnings)
+    big = plan.model("deepseek-coder:33b")
+    assert big.weights_gb == 18.8 and big.max_slots >= big.slots
+    assert plan.server_parallel == 4
+    assert plan.to_dict()["models"][0]["name"] == "llama2:7b-chat"
+
+
+def test_cpu_profile_plans_ram() -> None:
+    plan = memory_plan(load_profile("cpu"))
+    assert plan.memory == "ram"
+    assert plan.capacity_gb == pytest.approx(32 * GIB_IN_GB)
+
+
+def test_plan_flags_a_model_that_does_not_fit() -> None:
+    profile = load_profile("rtx3080")
+    profile.models["codellama:13b-instruct"].concurrent_limit = 4
+    plan = memory_plan(profile)
+    entry = plan.model("codellama:13b-instruct")
+    assert not entry.fits_alone
+    assert any("lower concurrent_limit to" in w for w in plan.warnings)
+    # Ollama reserves OLLAMA_NUM_PARALLEL slots in every model: the other 13B suffers too.
+    assert any("llama2:13b-chat: with OLLAMA_NUM_PARALLEL=4" in w for w in plan.warnings)
+
+
+def test_plan_warns_about_context_beyond_training() -> None:
+    profile = load_profile("rtx4090")
+    profile.models["llama2:7b-chat"].num_ctx = 8192  # Llama 2 was trained on 4096
+    assert any("trained for" in w for w in memory_plan(profile).warnings)
+
+
+def test_embedded_plan_uses_n_ctx() -> None:
+    plan = memory_plan(load_profile("embedded"))
+    only = plan.models[0]
+    assert only.num_ctx == 1024 and only.kv_exact
+    assert plan.fits_together and plan.server_parallel is None
+
+
+def _profiles() -> list[Profile]:
+    return [load_profile(n) for n in ("embedded", "cpu", "rtx3080", "rtx4090", "rtx5090")]
+
+
+@pytest.mark.parametrize(
+    ("machine", "expected"),
+    [
+        ({"gpus": [{"name": "NVIDIA GeForce RTX 4090", "memory_gb": 23.99}]}, "rtx4090"),
+        ({"gpus": [{"name": "NVIDIA GeForce RTX 3080", "memory_gb": 10.0}]}, "rtx3080"),
+        ({"gpus": [{"name": "NVIDIA RTX A6000", "memory_gb": 48.0}]}, "rtx5090"),
+        ({"gpus": [{"name": "Tesla T4", "memory_gb": 15.0}]}, "rtx3080"),
+        ({"gpus": [], "ram_gb": 24}, "embedded"),
+    ],
+)
+def test_closest_profile(machine: dict, expected: str) -> None:
+    name, reason = closest_profile(machine, _profiles())
+    assert name == expected
+    assert reason
+
+
+def test_closest_profile_without_gpu_or_embedded() -> None:
+    candidates = [load_profile("cpu"), load_profile("rtx4090")]
+    assert closest_profile({"ram_gb": 16}, candidates)[0] == "cpu"
+    with pytest.raises(ConfigError):
+        closest_profile({}, [])

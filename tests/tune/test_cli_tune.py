@@ -1,0 +1,80 @@
+"""`orchbench tune` on the command line: help with examples, bad input is one line + exit 2."""
+
+import pytest
+
+from orchbench.cli import main
+
+
+def test_help_has_examples(capsys):
+    assert main(["tune", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "Examples" in out
+    assert "orchbench tune --profile embedded" in out
+    for option in ("--objective", "--constraint", "--storage", "--verify-backend", "--pick"):
+        assert option in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--objective", "speed"], "unknown objective 'speed'"),
+        (["--constraint", "p95 below 3"], "cannot parse"),
+        (["--constraint", "latency<3s"], "unknown metric 'latency'"),
+        (["--timeout", "soon"], "not a duration"),
+        (["--sampler", "bayes"], "unknown sampler 'bayes'"),
+        (["--verify-backend", "sim"], "not a real engine"),
+        (["--storage", "nosuchdb://x"], "cannot be opened"),
+        (["--suite", "no-such-suite"], "no suite named 'no-such-suite'"),
+    ],
+)
+def test_bad_input_is_one_clear_error(capsys, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(["tune", "--profile", "embedded", "--backend", "fake", *args]) == 2
+    err = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
+    assert err.startswith("error:")
+    assert message in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "profiles").exists()
+
+
+def test_unknown_profile(capsys):
+    assert main(["tune", "--profile", "no-such-profile"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "no profile named 'no-such-profile'" in err
+
+
+def test_a_sim_tune_writes_a_loadable_profile_and_resumes(tmp_path, monkeypatch, capsys):
+    import optuna
+
+    from orchbench import load_profile
+    from orchbench.tune import open_storage
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "400")  # one line per message, paths unbroken
+    storage = str(tmp_path / "study.db")
+    args = [
+        "tune",
+        "--profile",
+        "embedded",
+        "--backend",
+        "sim",
+        "--suite",
+        "smoke",
+        "--storage",
+        storage,
+        "--study",
+        "cli",
+        "--verify-repeat",
+        "3",
+    ]
+    assert main([*args, "--trials", "4"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "wrote" in err and "embedded.tuned.toml" in err
+    tuned = load_profile("embedded.tuned")
+    assert tuned.tuned["backend"] == "sim"
+    assert tuned.tuned["suite"] == "smoke"
+    assert tuned.tuned["study"] == "cli"
+    assert main([*args, "--trials", "3"]) == 0
+    study = optuna.load_study(study_name="cli", storage=open_storage(storage))
+    assert len(study.trials) == 7
+    assert load_profile("embedded.tuned").tuned["trials"] == 7

@@ -1,0 +1,158 @@
+"""A whole tune with a fake engine: search, pick, verify, write NAME.tuned.toml."""
+
+import pytest
+from tune_fakes import FakeEvaluator, best_point
+
+from orchbench import load_profile
+from orchbench.errors import ConfigError, OrchbenchError
+from orchbench.profiles import find_profile
+from orchbench.tune import StudySpec, VerifyPlan, parse_constraint, parse_objective, tune
+from orchbench.tune._space import Param, SearchSpace
+
+LIMIT = "models.gemma3-270m.concurrent_limit"
+THREADS = "models.gemma3-270m.n_threads"
+
+
+def _spec(tmp_path, **kw):
+    base = dict(
+        objectives=(parse_objective("throughput"),),
+        trials=12,
+        seed=0,
+        study_name="pipe",
+        storage=str(tmp_path / "pipe.db"),
+        sampler="grid",
+    )
+    base.update(kw)
+    return StudySpec(**base)
+
+
+def test_tune_writes_a_better_profile_with_provenance(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = find_profile("embedded").read_bytes()
+    profile = load_profile("embedded")
+    evaluator = FakeEvaluator()
+    result = tune(
+        profile,
+        evaluator,
+        _spec(tmp_path, trials=40),
+        suite="smoke",
+        verification=VerifyPlan(repeat=3),
+    )
+    (lim, threads, _), best = best_point()
+    assert result.picked.value == pytest.approx(best)
+    assert result.baseline is not None and result.baseline.value < best
+    assert result.verification is not None and result.verification.beats_original
+    assert result.path == tmp_path / "profiles" / "embedded.tuned.toml"
+    loaded = load_profile("embedded.tuned")
+    running = min(
+        loaded.models["gemma3-270m"].concurrent_limit, loaded.settings.max_concurrent_tasks
+    )
+    assert running == lim  # (4, 1, 3) ties with (3, 1, 3): 3 run at once either way
+    assert loaded.models["gemma3-270m"].n_threads == threads
+    table = loaded.tuned
+    assert table["backend"] == "fake"
+    assert table["suite"] == "smoke"
+    assert table["objective"] == ["throughput"]
+    assert table["best_value"] == pytest.approx(best)
+    assert table["baseline_value"] == pytest.approx(result.baseline.value)
+    assert table["trials"] == len(result.study.trials)
+    assert table["study"] == "pipe" and table["seed"] == 0 and table["sampler"] == "grid"
+    assert table["verify_gain_pct"] > 0 and table["verify_repeat"] == 3
+    assert "machine" in table and "date" in table
+    assert find_profile("embedded").read_bytes() == before
+    assert profile.models["gemma3-270m"].concurrent_limit == 2  # the object is untouched too
+
+
+def test_verification_with_several_candidates_keeps_the_real_winner(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    class Mismatched(FakeEvaluator):
+        """A 'simulator' that wrongly prefers 2 threads: the real engine must overrule it."""
+
+        backend = "sim"
+
+        def evaluate(self, profile, repeat=0):
+            got = super().evaluate(profile, repeat)
+            if profile.models["gemma3-270m"].n_threads == 2:
+                got["tasks_per_s"] = float(got["tasks_per_s"]) * 3
+            return got
+
+    # limit x threads with total fixed at 4: 8 configurations, 4 of them with 2 threads
+    total = Param("settings.max_concurrent_tasks", (4,))
+    space = SearchSpace((Param(LIMIT, (1, 2, 3, 4)), Param(THREADS, (1, 2)), total))
+    real = FakeEvaluator()
+    result = tune(
+        load_profile("embedded"),
+        Mismatched(),
+        _spec(tmp_path, trials=9),
+        suite="smoke",
+        space=space,
+        verification=VerifyPlan(evaluator=real, repeat=3, top=6),
+    )
+    assert result.picked.params == {LIMIT: 3, THREADS: 1, total.name: 4}
+    assert result.verification.backend == "fake"
+    assert result.tuned.tuned["backend"] == "sim"
+    assert result.tuned.tuned["verify_backend"] == "fake"
+    assert any("really wins" in note for note in result.notes)
+
+
+def test_pareto_pick(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    objectives = (parse_objective("throughput"), parse_objective("p95-latency"))
+    spec = _spec(tmp_path, objectives=objectives, trials=16)
+    first = tune(
+        load_profile("embedded"),
+        FakeEvaluator(),
+        spec,
+        suite="smoke",
+        write=False,
+        verification=VerifyPlan(repeat=0),
+    )
+    assert len(first.ranked) >= 2
+    second = tune(
+        load_profile("embedded"),
+        FakeEvaluator(),
+        _spec(tmp_path, objectives=objectives, trials=1),
+        suite="smoke",
+        pick=1,
+        write=False,
+        verification=VerifyPlan(repeat=0),
+    )
+    assert second.picked.params == second.ranked[1].params
+    with pytest.raises(ConfigError, match="--pick 99"):
+        tune(
+            load_profile("embedded"),
+            FakeEvaluator(),
+            _spec(tmp_path, objectives=objectives, trials=1),
+            suite="smoke",
+            pick=99,
+            write=False,
+        )
+
+
+def test_nothing_feasible_says_so_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = _spec(tmp_path, trials=5, constraints=(parse_constraint("p95<1ms"),))
+    with pytest.raises(OrchbenchError, match=r"no configuration met the constraints \(p95<1ms\)"):
+        tune(load_profile("embedded"), FakeEvaluator(), spec, suite="smoke")
+    assert not (tmp_path / "profiles").exists()
+
+
+def test_when_the_start_is_already_best_it_says_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    class Flat(FakeEvaluator):
+        def evaluate(self, profile, repeat=0):
+            got = super().evaluate(profile, repeat)
+            start = profile.models["gemma3-270m"].concurrent_limit == 2
+            got["tasks_per_s"] = (
+                5.0 if start and profile.settings.max_concurrent_tasks == 2 else 1.0
+            )
+            return got
+
+    evaluator = Flat()
+    result = tune(load_profile("embedded"), evaluator, _spec(tmp_path, trials=3), suite="smoke")
+    assert result.picked.params == result.baseline.params
+    assert result.verification is None
+    assert any("nothing better" in note for note in result.notes)
+    assert load_profile("embedded.tuned").models["gemma3-270m"].concurrent_limit == 2
