@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from orchbench._deadlines import Deadlines
 from orchbench._dispatch import GONE, Dispatcher, Waiter
 from orchbench.backends._base import Backend, GenerateRequest, GenerateResult
-from orchbench.config import Complexity, Profile, TaskType
+from orchbench.config import Complexity, ModelConfig, Profile, TaskType
 from orchbench.errors import BackendTimeout
 from orchbench.metrics import PerformanceTracker
 from orchbench.records import AttemptRecord, QualityChecks
@@ -45,7 +45,15 @@ class Job(Waiter):
         task_type: TaskType,
         prompt: str,
     ) -> None:
-        super().__init__(task_id, priority, now, complexity)
+        # Waiter's fields set here rather than through super().__init__: one call less
+        # per task on the hot path.
+        self.task_id = self.seq = task_id
+        self.priority = priority
+        self.enqueued_at = now
+        self.complexity = complexity
+        self.options: Sequence[Candidate] = ()
+        self.future: asyncio.Future[str] | None = None
+        self.starter = None
         self.task_type = task_type
         self.prompt = prompt
         self.max_tokens: int | None = None
@@ -81,75 +89,103 @@ class AttemptRunner:
         self._epoch_offset = 0.0
 
     async def serve(
-        self, job: Job, options: Sequence[Candidate], tries: int
+        self, job: Job, options: Sequence[Candidate], tries: int, slot: str | None = None
     ) -> tuple[str, GenerateResult | None]:
         """Take a slot on the best of ``options``; try that model up to ``tries`` times.
 
-        Returns the model and its answer (``None`` if every try failed), or :data:`GONE`.
+        ``slot``: a model the dispatcher already granted this job (lazy start), or
+        :data:`GONE`. Returns the model and its answer (``None`` if every try failed), or
+        :data:`GONE`.
         """
         loop = asyncio.get_running_loop()
         dispatcher = self.dispatcher
-        asked = loop.time()
-        model = await dispatcher.acquire(job, options, job.names if options is job.routes else None)
-        if model == GONE:
-            return GONE, None
+        deadlines = self._deadlines
+        names = job.names if options is job.routes else None
+        model = GONE
         for n in range(tries):
             if n:
                 await asyncio.sleep(self.profile.settings.retry_backoff_s * 2 ** (n - 1))
                 if dispatcher.cooling(model):
                     break
+                options, names = (Candidate(model, False),), (model,)
+            if slot is not None:  # granted before this task even started
+                asked = job.enqueued_at
+            else:
                 asked = loop.time()
-                got = await dispatcher.acquire(job, (Candidate(model, False),), retry=True)
-                if got != model:  # removed, or cooled down meanwhile
-                    break
-            now = loop.time()
-            answer, retryable = await self._attempt(loop, job, model, now, now - asked)
+                slot = dispatcher.request(job, options, names, n > 0)
+            if slot.__class__ is not str:
+                future: asyncio.Future[str] = slot  # type: ignore[assignment]
+                try:
+                    slot = await future
+                except asyncio.CancelledError:
+                    dispatcher.abandon(future)
+                    raise
+            if n == 0:
+                model = slot  # type: ignore[assignment]
+                if model == GONE:
+                    return GONE, None
+            elif slot != model:  # removed, or cooled down meanwhile
+                break
+            slot = None
+            config = self.profile.models.get(model)
+            if config is None:  # removed from model_configs while the slot was on its way
+                dispatcher.release(model)
+                break
+            # The request runs inline (not in a helper coroutine): a coroutine per
+            # attempt is a measurable share of the scheduler's overhead.
+            start = loop.time()
+            request = self._request(job, model, config)
+            answer: GenerateResult | None = None
+            err: BaseException | None = None
+            deadline = deadlines.enter(loop, start + request.timeout_s)
+            try:
+                answer = await self.backend.generate(request)
+            except asyncio.CancelledError:
+                if not deadlines.leave(deadline):
+                    raise
+                err = BackendTimeout(
+                    f"model {model!r} gave no answer within settings.default_timeout="
+                    f"{request.timeout_s:g}s"
+                )
+            except Exception as exc:  # an engine bug must still end as a failed attempt
+                deadlines.leave(deadline)
+                err = exc
+            else:
+                deadlines.leave(deadline)
+            finally:
+                end = loop.time()
+                dispatcher.release(model)
+            self._record(loop, job, model, start - asked, start, end, answer, err)
             if answer is not None:
                 return model, answer
-            if not retryable or dispatcher.cooling(model):
+            if not getattr(err, "retryable", False) or dispatcher.cooling(model):
                 break
         return model, None
 
-    async def _attempt(
-        self, loop: asyncio.AbstractEventLoop, job: Job, model: str, start: float, waited: float
-    ) -> tuple[GenerateResult | None, bool]:
-        """One request on a slot already held for ``model``; the slot is released here.
-
-        Returns the answer, or ``None`` and whether the error is worth retrying.
-        """
-        settings = self.profile.settings
-        config = self.profile.models[model]
-        request = GenerateRequest(
+    def _request(self, job: Job, model: str, config: ModelConfig) -> GenerateRequest:
+        if self.on_start is not None:
+            self.on_start(job.task_id, model)
+        return GenerateRequest(
             config,
             job.prompt,
             job.max_tokens or config.max_tokens,
             config.temperature,
-            settings.default_timeout,
+            self.profile.settings.default_timeout,
             job.stop,
         )
-        if self.on_start is not None:
-            self.on_start(job.task_id, model)
-        answer: GenerateResult | None = None
-        err: BaseException | None = None
-        deadlines = self._deadlines
-        deadline = deadlines.enter(loop, start + settings.default_timeout)
-        try:
-            answer = await self.backend.generate(request)
-        except asyncio.CancelledError:
-            if not deadlines.leave(deadline):
-                raise
-            err = BackendTimeout(
-                f"model {model!r} gave no answer within settings.default_timeout="
-                f"{settings.default_timeout:g}s"
-            )
-        except Exception as exc:  # an engine bug must still end as a failed attempt
-            deadlines.leave(deadline)
-            err = exc
-        else:
-            deadlines.leave(deadline)
-        finally:
-            end = loop.time()
-            self.dispatcher.release(model)
+
+    def _record(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        job: Job,
+        model: str,
+        waited: float,
+        start: float,
+        end: float,
+        answer: GenerateResult | None,
+        err: BaseException | None,
+    ) -> None:
+        """Keep the attempt's record, and feed cooldown and speed tracking."""
         if loop is not self._loop:
             # Wall-clock start times from loop.time(): one offset per loop, so a virtual
             # clock still yields consistent (if fictional) instants.
@@ -175,12 +211,21 @@ class AttemptRunner:
         self.dispatcher.outcome(model, err is None)
         if answer is not None:
             self.speeds.observe(model, answer.timings.total_s)
-            return answer, False
-        logger.info("task %s attempt on %s failed: %s", job.task_id, model, record.error)
-        return None, bool(getattr(err, "retryable", False))
+        else:
+            logger.info("task %s attempt on %s failed: %s", job.task_id, model, record.error)
 
-    async def quality(self, job: Job, model: str, answer: GenerateResult) -> float:
-        """Score ``answer`` (in a thread when the task's checks run tests); 0 if scoring fails."""
+    def quality(self, job: Job, model: str, answer: GenerateResult) -> float:
+        """Score ``answer`` here and now; 0 if scoring fails.
+
+        Use :meth:`quality_in_thread` instead when the task's checks run tests.
+        """
+        return self._score(job, model, answer)
+
+    async def quality_in_thread(self, job: Job, model: str, answer: GenerateResult) -> float:
+        """Score ``answer`` in a worker thread (checks that run tests take seconds)."""
+        return await asyncio.to_thread(self._score, job, model, answer)
+
+    def _score(self, job: Job, model: str, answer: GenerateResult) -> float:
         scorer = self.scorer
         if scorer is None:
             from orchbench.quality import score
@@ -188,19 +233,40 @@ class AttemptRunner:
             scorer = self.scorer = score
         config = self.profile.models.get(model)
         style = config.prompt_style if config is not None else "chat"
-        args = (job.task_type, job.prompt, answer.text, job.checks)
         try:
-            if job.checks is not None and job.checks.tests:
-                quality = await asyncio.to_thread(
-                    scorer, *args, prompt_style=style, finish_reason=answer.finish_reason
-                )
-            else:
-                quality = scorer(*args, prompt_style=style, finish_reason=answer.finish_reason)
+            quality = scorer(
+                job.task_type,
+                job.prompt,
+                answer.text,
+                job.checks,
+                prompt_style=style,
+                finish_reason=answer.finish_reason,
+            )
         except Exception:
             logger.exception("scoring task %s from %s failed; quality 0", job.task_id, model)
             quality = 0.0
         job.records[-1].quality = quality
         return quality
+
+
+def failure_message(job: Job) -> str:
+    """Why a task failed: each model tried with its last error and attempt count."""
+    if not job.routes:
+        return (
+            f"no model can serve task type {job.task_type.value!r}: none in model_configs "
+            "lists it (see the routing table and each model's task_types)"
+        )
+    tried: dict[str, list[AttemptRecord]] = {}
+    for record in job.records:
+        tried.setdefault(record.model, []).append(record)
+    parts = [
+        f"{name}: {recs[-1].error} ({len(recs)} attempt{'s' * (len(recs) > 1)})"
+        for name, recs in tried.items()
+    ]
+    untried = [c.name for c in job.routes if c.name not in tried]
+    if untried:
+        parts.append(f"not tried (removed from model_configs): {', '.join(untried)}")
+    return f"every candidate model failed: {'; '.join(parts)}"
 
 
 def _describe(err: BaseException) -> str:

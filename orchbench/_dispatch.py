@@ -1,8 +1,9 @@
 """The slot dispatcher: per-model and global limits, a priority queue with aging, cooldowns.
 
-A task that wants to run asks :meth:`Dispatcher.acquire` for a slot on one of its
-candidate models and gets back the model to run on. Limits are read live from the profile
-at every decision, so edits to ``concurrent_limit`` or ``max_concurrent_tasks`` apply at once.
+A task that wants to run asks :meth:`Dispatcher.request` for a slot on one of its
+candidate models and gets back the model to run on, or a future of it. Limits are read
+live from the profile at every decision, so edits to ``concurrent_limit`` or
+``max_concurrent_tasks`` apply at once.
 
 Why it is fast: effective priority is ``priority + waited / aging_s``. Comparing two
 waiting tasks at any instant ``now``, ``now / aging_s`` cancels out, so the order is fixed
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from heapq import heapify, heappop, heappush
 
 from orchbench.config import Complexity, Profile
@@ -29,15 +30,17 @@ from orchbench.routing import Candidate, SpeedTracker, choose
 
 logger = logging.getLogger("orchbench")
 GONE = ""
-"""What :meth:`Dispatcher.acquire` returns when none of the candidates exists any more."""
+"""What :meth:`Dispatcher.request` gives when none of the candidates exists any more."""
 COOLED = "\x00cooled"
-"""What a retrying :meth:`Dispatcher.acquire` returns when its model cooled down."""
+"""What a retrying :meth:`Dispatcher.request` gives when its model cooled down."""
 
 
 class Waiter:
     """A task's place in the queue: its aged-priority inputs and the slot it is waiting for."""
 
-    __slots__ = ("complexity", "enqueued_at", "future", "options", "priority", "seq", "task_id")
+    __slots__ = (
+        "complexity", "enqueued_at", "future", "options", "priority", "seq", "starter", "task_id"
+    )  # fmt: skip
 
     def __init__(
         self, task_id: int, priority: float, enqueued_at: float, complexity: Complexity
@@ -49,6 +52,11 @@ class Waiter:
         self.complexity = complexity
         self.options: Sequence[Candidate] = ()
         self.future: asyncio.Future[str] | None = None
+        self.starter: Starter | None = None
+
+
+Starter = Callable[[Waiter, str], None]
+"""Called with a waiter and its granted model (or :data:`GONE`) by a lazy request."""
 
 
 class Dispatcher:
@@ -64,6 +72,8 @@ class Dispatcher:
         self._aging_s = profile.settings.aging_s
         self._failures: dict[str, int] = {}
         self.cooling_until: dict[str, float] = {}
+        """Loop time at which each cooling model may be chosen again."""
+        self._cooling_loop: asyncio.AbstractEventLoop | None = None
 
     # -- slots ---------------------------------------------------------------------------
 
@@ -71,13 +81,7 @@ class Dispatcher:
         model = self.profile.models.get(name)
         if model is None or self.in_flight.get(name, 0) >= model.concurrent_limit:
             return False
-        if self.cooling_until:
-            until = self.cooling_until.get(name)
-            if until is not None:
-                if until > asyncio.get_running_loop().time():
-                    return False
-                del self.cooling_until[name]
-        return True
+        return not (self.cooling_until and self.cooling(name))
 
     def _pick(self, waiter: Waiter) -> str | None:
         options = waiter.options
@@ -108,48 +112,66 @@ class Dispatcher:
         """Heap key: smaller is served first (highest aged priority)."""
         return waiter.enqueued_at / self._aging_s - waiter.priority
 
-    async def acquire(
+    def request(
         self,
         waiter: Waiter,
         options: Sequence[Candidate],
         names: tuple[str, ...] | None = None,
-        *,
         retry: bool = False,
-    ) -> str:
-        """Wait for a slot on one of ``options``; return the model, :data:`GONE` or :data:`COOLED`.
+        starter: Starter | None = None,
+    ) -> str | asyncio.Future[str] | None:
+        """A slot on one of ``options`` now (the model's name), or a future of one.
 
-        ``names`` are the options' names, if the caller has them at hand.
+        The model, or the future's result, may also be :data:`GONE` or :data:`COOLED` (no
+        slot taken). ``names`` are the options' names, if the caller has them at hand.
         ``retry``: the caller wants to try its one model again, and gives up (``COOLED``) if
         that model cools down meanwhile rather than wait for the cooldown to end.
-        The caller must :meth:`release` a model it got when its request ends. If the caller
-        is cancelled while waiting, its place (or a slot granted meanwhile) is given back.
+        The caller must :meth:`release` a model it got when its request ends, and
+        :meth:`abandon` a future it stops waiting for. A plain function returning a future,
+        not a coroutine: a coroutine per task is measurable overhead.
+
+        With a ``starter``, a task that must wait gets no future: ``None`` is returned and
+        ``starter(waiter, model)`` is called when the slot is granted (:meth:`forget`
+        withdraws it). A batch uses this to create each task only once it can run, which
+        saves a trip through the event loop per task.
         """
         waiter.options = options
-        if not self.waiting and self.total < self.profile.settings.max_concurrent_tasks:
+        limit = self.profile.settings.max_concurrent_tasks
+        if not self.waiting and self.total < limit:
             name = self._pick(waiter)
             if name is not None:
                 self._take(name)
                 return name
         if retry and self.cooling(options[0].name):
             return COOLED
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        waiter.future = future
+        future: asyncio.Future[str] | None = None
+        if starter is None:
+            future = asyncio.get_running_loop().create_future()
+        waiter.future, waiter.starter = future, starter
         if names is None:
             names = tuple(c.name for c in options)
         group = (names, retry)
         heappush(self._groups.setdefault(group, []), (self.key(waiter), waiter.seq, waiter))
         self.waiting += 1
-        if self.total < self.profile.settings.max_concurrent_tasks:
+        if self.total < limit:
             self.dispatch()  # when every slot is taken, only a release can change anything
-        try:
-            return await future
-        except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
-                if future.result() not in (GONE, COOLED):
-                    self.release(future.result())
-            else:
-                self.waiting -= 1
-            raise
+        return future
+
+    def abandon(self, future: asyncio.Future[str]) -> None:
+        """The waiter of ``future`` was cancelled: give back its place, or its slot."""
+        if future.done() and not future.cancelled():
+            name = future.result()
+            if name not in (GONE, COOLED):
+                self.release(name)
+        else:
+            future.cancel()
+            self.waiting -= 1
+
+    def forget(self, waiter: Waiter) -> None:
+        """Withdraw a lazy request (see :meth:`request`) whose starter was not called yet."""
+        if waiter.future is None and waiter.starter is not None:
+            waiter.starter = None
+            self.waiting -= 1
 
     def dispatch(self) -> None:
         """Grant free slots to waiting tasks, highest aged priority first."""
@@ -159,33 +181,41 @@ class Dispatcher:
         models = self.profile.models
         limit = settings.max_concurrent_tasks
         groups = self._groups
+        debug = logger.isEnabledFor(logging.DEBUG)  # then _pick logs each decision
         while self.waiting:
             full = self.total >= limit
+            best_name: str | None = None
             best: tuple[float, int, Waiter] | None = None
             best_group: list[tuple[float, int, Waiter]] | None = None
             for (names, retry), heap in groups.items():
-                while heap and heap[0][2].future.done():  # type: ignore[union-attr]
+                while heap and _gone(heap[0][2]):
                     heappop(heap)  # cancelled while waiting
                 if not heap:
                     continue
-                if retry and self.cooling_until and self.cooling(names[0]):
+                if retry and self.cooling(names[0]):
                     self._give_up(heap)
                     continue
                 if full or (best is not None and heap[0] >= best):
                     continue
-                if self._servable(names, models):
-                    best, best_group = heap[0], heap
+                if len(names) == 1 and not debug:
+                    if self._free(names[0]) or names[0] not in models:
+                        best, best_group = heap[0], heap
+                        best_name = names[0] if names[0] in models else None
+                elif self._servable(names, models):
+                    best, best_group, best_name = heap[0], heap, None
             if best is None or best_group is None:
                 break
             heappop(best_group)
             self.waiting -= 1
             waiter = best[2]
-            name = self._pick(waiter)
+            name = best_name or self._pick(waiter)
             if name is None:
                 name = GONE
             else:
                 self._take(name)
-            waiter.future.set_result(name)  # type: ignore[union-attr]
+            _grant(waiter, name)
+            if self.total >= limit and not self.cooling_until:
+                break  # nothing more to grant, and no retry to send away
         if len(groups) > 32:
             for key in [k for k, heap in groups.items() if not heap]:
                 del groups[key]
@@ -193,9 +223,9 @@ class Dispatcher:
     def _give_up(self, heap: list[tuple[float, int, Waiter]]) -> None:
         # Retries of a model that cooled down: tell them to move on to the next candidate.
         for _, _, waiter in heap:
-            if not waiter.future.done():  # type: ignore[union-attr]
-                waiter.future.set_result(COOLED)  # type: ignore[union-attr]
+            if not _gone(waiter):
                 self.waiting -= 1
+                _grant(waiter, COOLED)
         heap.clear()
 
     def _servable(self, names: tuple[str, ...], models: dict[str, object]) -> bool:
@@ -237,6 +267,7 @@ class Dispatcher:
             return
         loop = asyncio.get_running_loop()
         until = loop.time() + settings.cooldown_s
+        self._cooling_loop = loop
         self.cooling_until[name] = until
         loop.call_at(until, self._end_cooldown, name, until)
         if self.waiting:
@@ -258,5 +289,44 @@ class Dispatcher:
 
     def cooling(self, name: str) -> bool:
         """Whether ``name`` is cooling down now."""
+        if not self.cooling_until:
+            return False
         until = self.cooling_until.get(name)
-        return until is not None and until > asyncio.get_running_loop().time()
+        if until is None:
+            return False
+        loop = asyncio.get_running_loop()
+        if loop is not self._cooling_loop:
+            self._move_cooldowns(loop)
+            if name not in self.cooling_until:
+                return False
+        if until > loop.time():
+            return True
+        del self.cooling_until[name]
+        return False
+
+    def _move_cooldowns(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Another event loop (a later run_sync): the old loop's wake-up timers died with it.
+        # Cooldowns that still make sense on this loop's clock get new timers; the rest
+        # (a fresh virtual clock, say) are forgiven.
+        self._cooling_loop = loop
+        now = loop.time()
+        longest = self.profile.settings.cooldown_s
+        for name, until in list(self.cooling_until.items()):
+            if now < until <= now + longest:
+                loop.call_at(until, self._end_cooldown, name, until)
+            else:
+                del self.cooling_until[name]
+
+
+def _gone(waiter: Waiter) -> bool:
+    """Whether a queued waiter stopped waiting (cancelled, or a forgotten lazy request)."""
+    future = waiter.future
+    return future.done() if future is not None else waiter.starter is None
+
+
+def _grant(waiter: Waiter, name: str) -> None:
+    if waiter.future is not None:
+        waiter.future.set_result(name)
+    else:
+        starter, waiter.starter = waiter.starter, None
+        starter(waiter, name)  # type: ignore[misc]

@@ -28,20 +28,14 @@ class PerformanceTracker:
 
     def __init__(self) -> None:
         self.records: list[AttemptRecord] = []
+        self.busy_s: list[float] = []
+        """Per record, how long the attempt held its slot (same order as ``records``)."""
         self.tasks: list[TaskResult] = []
-        self.busy_s: dict[str, float] = {}
-        self.first_start: float | None = None
-        self.last_end: float | None = None
 
     def add_attempt(self, record: AttemptRecord, busy_s: float) -> None:
         """Keep one attempt; ``busy_s`` is how long it held its slot."""
         self.records.append(record)
-        self.busy_s[record.model] = self.busy_s.get(record.model, 0.0) + busy_s
-        end = record.started_at + busy_s
-        if self.first_start is None or record.started_at < self.first_start:
-            self.first_start = record.started_at
-        if self.last_end is None or end > self.last_end:
-            self.last_end = end
+        self.busy_s.append(busy_s)
 
     def add_result(self, result: TaskResult) -> None:
         """Keep one finished task."""
@@ -50,9 +44,8 @@ class PerformanceTracker:
     def clear(self) -> None:
         """Forget everything measured so far."""
         self.records = []
+        self.busy_s = []
         self.tasks = []
-        self.busy_s = {}
-        self.first_start = self.last_end = None
 
 
 def _quantile(values: list[float], q: float) -> float | None:
@@ -70,7 +63,7 @@ def _mean(values: Iterable[float]) -> float | None:
 
 
 def _model_stats(
-    name: str, records: list[AttemptRecord], busy_s: float, span: float, limit: int | None
+    records: list[AttemptRecord], busy_s: float, span: float, limit: int | None
 ) -> dict[str, Any]:
     ok = [r for r in records if r.success]
     times = [r.timings.total_s for r in ok if r.timings is not None]
@@ -114,15 +107,19 @@ def performance_report(
     ``quality_by_task_type`` (mean, count), ``distribution`` (task type → model → tasks).
     """
     by_model: dict[str, list[AttemptRecord]] = {}
-    for record in tracker.records:
+    busy: dict[str, float] = {}
+    for record, seconds in zip(tracker.records, tracker.busy_s, strict=True):
         by_model.setdefault(record.model, []).append(record)
+        busy[record.model] = busy.get(record.model, 0.0) + seconds
     span = 0.0
-    if tracker.first_start is not None and tracker.last_end is not None:
-        span = tracker.last_end - tracker.first_start
+    if tracker.records:
+        first = min(r.started_at for r in tracker.records)
+        last = max(r.started_at + s for r, s in zip(tracker.records, tracker.busy_s, strict=True))
+        span = last - first
     per_model = {}
     for name, records in sorted(by_model.items()):
         limit = models[name].concurrent_limit if name in models else None
-        per_model[name] = _model_stats(name, records, tracker.busy_s.get(name, 0.0), span, limit)
+        per_model[name] = _model_stats(records, busy[name], span, limit)
     quality: dict[str, list[float]] = {}
     distribution: dict[str, dict[str, int]] = {}
     for row in tracker.tasks:

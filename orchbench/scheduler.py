@@ -1,6 +1,5 @@
 """The multi-model scheduler: route each task, hold the limits, retry, fall back, escalate.
 
->>> import asyncio
 >>> from orchbench.backends._fake import FakeBackend
 >>> orch = get_orchestrator("embedded", backend=FakeBackend(text="return s[::-1]"))
 >>> result = run_sync(orch.execute_task("coding", "def reverse(s):", "simple"))  # doctest: +SKIP
@@ -14,7 +13,9 @@ backoff (the slot is given back while it waits), a non-retryable error (e.g. a m
 is not installed) moves on at once, and then the next candidate is tried. A successful
 answer is scored (:mod:`orchbench.quality`); below ``quality_threshold``, with
 ``escalate_on_low_quality``, one try on a stronger tier is made and the better answer kept.
-Every task ends with exactly one :class:`~orchbench.records.TaskResult`.
+Every task ends with exactly one :class:`~orchbench.records.TaskResult`. A batch
+(:meth:`Orchestrator.execute_parallel_tasks`) creates each task's asyncio task only when
+it gets its slot (:mod:`orchbench._batch`), which keeps the scheduler's overhead low.
 
 Only ``loop.time()``, ``loop.call_at`` and ``asyncio.sleep`` measure time, so the same
 code runs on the simulator's virtual clock.
@@ -30,7 +31,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
-from orchbench._attempts import AttemptRunner, Job, Scorer
+from orchbench._attempts import AttemptRunner, Job, Scorer, failure_message
+from orchbench._batch import run_batch
 from orchbench._dispatch import GONE, Dispatcher
 from orchbench.backends._base import Backend, GenerateResult
 from orchbench.config import Complexity, ModelConfig, Profile, Settings, TaskType
@@ -84,8 +86,7 @@ class Orchestrator:
     """
 
     def __init__(self, profile: Profile, backend: Backend, *, scorer: Scorer | None = None) -> None:
-        self.profile = profile
-        self.backend = backend
+        self._profile = profile
         self._speeds = SpeedTracker()
         self._dispatcher = Dispatcher(profile, self._speeds)
         self._tracker = PerformanceTracker()
@@ -97,14 +98,32 @@ class Orchestrator:
         self._next_id = 0
 
     @property
+    def profile(self) -> Profile:
+        """The live profile: its models, routing table and settings drive every decision."""
+        return self._profile
+
+    @profile.setter
+    def profile(self, value: Profile) -> None:
+        self._profile = self._dispatcher.profile = self._runner.profile = value
+
+    @property
+    def backend(self) -> Backend:
+        """The engine every request goes to."""
+        return self._runner.backend
+
+    @backend.setter
+    def backend(self, value: Backend) -> None:
+        self._runner.backend = value
+
+    @property
     def settings(self) -> Settings:
         """The live scheduler settings (``profile.settings``)."""
-        return self.profile.settings
+        return self._profile.settings
 
     @property
     def model_configs(self) -> dict[str, ModelConfig]:
         """The live models (``profile.models``); edits apply to the next task."""
-        return self.profile.models
+        return self._profile.models
 
     @model_configs.setter
     def model_configs(self, value: dict[str, ModelConfig]) -> None:
@@ -126,7 +145,7 @@ class Orchestrator:
 
     def get_performance_report(self) -> dict[str, Any]:
         """A JSON-able report of everything measured (see :func:`metrics.performance_report`)."""
-        return performance_report(self._tracker, self.profile.models)
+        return performance_report(self._tracker, self._profile.models)
 
     def get_model_recommendations(self) -> dict[str, list[dict[str, Any]]]:
         """Per task type, measured models ranked by quality then speed, with a reason each."""
@@ -149,11 +168,14 @@ class Orchestrator:
         """Run one task to its one result (success, or failure naming every model tried).
 
         Raises :class:`~orchbench.errors.ConfigError` only for an invalid task type or
-        complexity; engine failures end up in the result, never as exceptions.
+        complexity; engine failures end up in the result, never as exceptions. ``name`` is
+        the caller's label for the task (the bench keeps it beside the result).
         """
         loop = asyncio.get_running_loop()
         job = self._submit(loop, {}, task_type, prompt, complexity, priority)
         job.max_tokens, job.checks, job.stop = max_tokens, checks, list(stop)
+        if self._listeners:
+            self._emit("queued", job.task_id, None)
         return await self._run(job)
 
     async def execute_parallel_tasks(self, tasks: Iterable[TaskSpec | tuple]) -> list[TaskResult]:
@@ -165,15 +187,23 @@ class Orchestrator:
         loop = asyncio.get_running_loop()
         routes: _Routes = {}
         jobs = []
-        for task in tasks:
+        for number, task in enumerate(tasks):
             if isinstance(task, TaskSpec):
                 job = self._submit(loop, routes, task.task_type, task.prompt, task.complexity,
                                    task.priority)  # fmt: skip
                 job.max_tokens, job.checks, job.stop = task.max_tokens, task.checks, list(task.stop)
-            else:
+            elif isinstance(task, tuple | list) and 2 <= len(task) <= 3:
                 job = self._submit(loop, routes, *task)
+            else:
+                raise ConfigError(
+                    f"task #{number} is {task!r}; give a TaskSpec or a (task_type, prompt) or "
+                    "(task_type, prompt, complexity) tuple"
+                )
             jobs.append(job)
-        return list(await asyncio.gather(*map(self._run, jobs)))
+        if self._listeners:
+            for job in jobs:
+                self._emit("queued", job.task_id, None)
+        return await run_batch(self._dispatcher, self._run, jobs)
 
     def _submit(
         self,
@@ -193,8 +223,6 @@ class Orchestrator:
         )
         self._next_id += 1
         job.routes, job.names = options, names
-        if self._listeners:
-            self._emit("queued", job.task_id, None)
         return job
 
     def _route(
@@ -202,32 +230,38 @@ class Orchestrator:
     ) -> tuple[TaskType, Complexity, list[Candidate], tuple[str, ...], int]:
         """Type, complexity, candidates, their names and the default priority of a task."""
         kind: TaskType = _enum(TaskType, task_type, "task_type")
-        routing = self.profile.routing
+        routing = self._profile.routing
         level: Complexity = (
             default_complexity(kind, routing)
             if complexity is None
             else _enum(Complexity, complexity, "complexity")
         )
-        models = self.profile.models
+        models = self._profile.models
         options = candidates(kind, routing, models)
         best = max((models[c.name].priority for c in options), default=1)
         return kind, level, options, tuple(c.name for c in options), best
 
     # -- running -------------------------------------------------------------------------
 
-    async def _run(self, job: Job) -> TaskResult:
+    async def _run(self, job: Job, slot: str | None = None) -> TaskResult:
+        """Run ``job`` to its result; ``slot``: a model already granted to it."""
         runner = self._runner
         remaining: list[Candidate] = job.routes
         model, answer = GONE, None
-        while remaining:
-            model, answer = await runner.serve(job, remaining, self.profile.settings.retry_attempts)
+        while remaining or slot is not None:
+            tries = self._profile.settings.retry_attempts
+            model, answer = await runner.serve(job, remaining, tries, slot)
+            slot = None
             if answer is not None or model == GONE:
                 break
             remaining = [c for c in remaining if c.name != model]
         quality = 0.0
         if answer is not None:
-            quality = await runner.quality(job, model, answer)
-            settings = self.profile.settings
+            if job.checks is not None and job.checks.tests:
+                quality = await runner.quality_in_thread(job, model, answer)
+            else:
+                quality = runner.quality(job, model, answer)
+            settings = self._profile.settings
             if settings.escalate_on_low_quality and quality < settings.quality_threshold:
                 model, answer, quality = await self._escalate(job, model, answer, quality)
         ok = answer is not None
@@ -241,7 +275,7 @@ class Orchestrator:
             asyncio.get_running_loop().time() - job.enqueued_at,
             answer.text if answer is not None else "",
             quality,
-            None if ok else self._failure(job),
+            None if ok else failure_message(job),
             answer.timings if answer is not None else None,
             job.records,
         )
@@ -254,10 +288,10 @@ class Orchestrator:
         self, job: Job, model: str, answer: GenerateResult, quality: float
     ) -> tuple[str, GenerateResult, float]:
         """Below the quality threshold, try once on a stronger tier; keep the better answer."""
-        config = self.profile.models.get(model)
+        config = self._profile.models.get(model)
         if config is None:
             return model, answer, quality
-        stronger = stronger_than(config.tier, job.task_type, job.routes, self.profile.models)
+        stronger = stronger_than(config.tier, job.task_type, job.routes, self._profile.models)
         if not stronger:
             return model, answer, quality
         logger.debug("task %s: quality %.2f below the threshold on %s; escalating to one of %s",
@@ -265,26 +299,11 @@ class Orchestrator:
         other, better = await self._runner.serve(job, stronger, 1)
         if better is None:
             return model, answer, quality
-        score = await self._runner.quality(job, other, better)
+        if job.checks is not None and job.checks.tests:
+            score = await self._runner.quality_in_thread(job, other, better)
+        else:
+            score = self._runner.quality(job, other, better)
         return (other, better, score) if score > quality else (model, answer, quality)
-
-    def _failure(self, job: Job) -> str:
-        if not job.routes:
-            return (
-                f"no model can serve task type {job.task_type.value!r}: none in model_configs "
-                "lists it (see the routing table and each model's task_types)"
-            )
-        tried: dict[str, list[AttemptRecord]] = {}
-        for record in job.records:
-            tried.setdefault(record.model, []).append(record)
-        parts = [
-            f"{name}: {recs[-1].error} ({len(recs)} attempt{'s' * (len(recs) > 1)})"
-            for name, recs in tried.items()
-        ]
-        untried = [c.name for c in job.routes if c.name not in tried]
-        if untried:
-            parts.append(f"not tried (removed from model_configs): {', '.join(untried)}")
-        return f"every candidate model failed: {'; '.join(parts)}"
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -311,14 +330,14 @@ class Orchestrator:
 
     async def warmup(self, models: Iterable[str] | None = None) -> dict[str, float]:
         """Load models (default: all) one after another; return load seconds per model."""
-        names = list(self.profile.models) if models is None else list(models)
-        unknown = [n for n in names if n not in self.profile.models]
+        names = list(self._profile.models) if models is None else list(models)
+        unknown = [n for n in names if n not in self._profile.models]
         if unknown:
             raise ConfigError(
                 f"cannot warm up {', '.join(unknown)}: not in model_configs "
-                f"({', '.join(self.profile.models)})"
+                f"({', '.join(self._profile.models)})"
             )
-        return {n: await self.backend.warmup(self.profile.models[n]) for n in names}
+        return {n: await self.backend.warmup(self._profile.models[n]) for n in names}
 
     async def close(self) -> None:
         """Close the backend."""
@@ -356,7 +375,8 @@ def get_orchestrator(
         kind = backend or loaded.backend.kind
         if kind == "auto":
             kind, reason = resolve_backend_kind(loaded, "auto")
-            logger.info("backend auto -> %s: %s", kind, reason)
+            if reason:
+                logger.warning("backend auto -> %s: %s", kind, reason)
         backend = make_backend(kind, host=loaded.backend.host, profile=loaded)
     return Orchestrator(loaded, backend)
 

@@ -96,4 +96,4 @@ def test_a_model_that_never_succeeded_ranks_last():
 
 def test_clear_forgets_everything(tracker):
     tracker.clear()
-    assert tracker.records == [] and tracker.tasks == [] and tracker.busy_s == {}
+    assert tracker.records == [] and tracker.tasks == [] and tracker.busy_s == []

@@ -160,3 +160,47 @@ def test_routing_decisions_are_logged_at_debug(caplog):
     with caplog.at_level(logging.DEBUG, logger="orchbench"):
         run_sync(orch.execute_task("coding", "p", "complex"))
     assert "route task 0" in caplog.text and "-> p" in caplog.text
+
+
+def test_the_default_scorer_is_orchbench_quality():
+    fake = FakeBackend(text="    return s[::-1]\n")
+    orch = get_orchestrator("embedded", backend=fake)
+    good = run_sync(orch.execute_task("coding", "def reverse(s):\n", "simple"))
+    fake.text = ""
+    empty = run_sync(orch.execute_task("coding", "def reverse(s):\n", "simple"))
+    assert good.quality_score > 0.5 and empty.quality_score == 0.0
+    assert good.attempts[-1].quality == good.quality_score
+
+
+def test_checks_with_tests_are_scored_off_the_event_loop():
+    from orchbench.records import QualityChecks
+
+    fake = FakeBackend(text="    return a + b\n")
+    orch = get_orchestrator("embedded", backend=fake)
+    checks = QualityChecks(tests="assert add(2, 3) == 5\n", language="python")
+    result = run_sync(orch.execute_task("coding", "def add(a, b):\n", checks=checks))
+    fake.text = "    return a - b\n"
+    wrong = run_sync(orch.execute_task("coding", "def add(a, b):\n", checks=checks))
+    assert result.quality_score > wrong.quality_score
+
+
+def test_a_malformed_task_is_refused_before_any_task_starts():
+    fake = FakeBackend()
+    orch = orchestrator(two_models(), fake)
+    with pytest.raises(ConfigError, match="task #1"):
+        run_sync(orch.execute_parallel_tasks([("coding", "ok"), ("coding",)]))
+    assert fake.calls == []
+
+
+def test_replacing_the_profile_or_backend_takes_effect():
+    orch = orchestrator(two_models(), FakeBackend(text="old"))
+    orch.backend = FakeBackend(text="new")
+    orch.profile = make_profile({"solo": model("fast")})
+    result = run_sync(orch.execute_task("coding", "p"))
+    assert (result.model_name, result.text) == ("solo", "new")
+
+
+def test_get_orchestrator_builds_a_backend_from_its_kind():
+    orch = get_orchestrator(two_models(), backend="fake")
+    assert orch.backend.name == "fake"
+    assert run_sync(orch.execute_task("coding", "p")).success

@@ -194,3 +194,20 @@ def test_a_retry_waiting_for_a_model_that_cools_down_moves_on_instead_of_waiting
     results = run_sync(main())
     assert all(r.success and r.model_name == "b" for r in results)
     assert all(r.attempts[-1].model == "b" for r in results)
+
+
+def test_a_cooldown_carries_over_to_a_later_event_loop_and_still_ends():
+    # cooled in one asyncio.run, whose wake-up timer died with its loop: a later run
+    # still honours the cooldown, and still wakes up when it ends
+    profile = make_profile({"a": model("fast")}, retry_attempts=1, cooldown_failures=1,
+                           cooldown_s=0.4)  # fmt: skip
+    fake = FakeBackend(failures={"a": [BackendError("once")]})
+    orch = orchestrator(profile, fake)
+    assert not run_sync(orch.execute_task("coding", "p")).success
+
+    async def later():
+        async with asyncio.timeout(5):
+            return await orch.execute_task("coding", "p")
+
+    result = run_sync(later())
+    assert result.success and result.attempts[0].queue_wait_s > 0

@@ -6,6 +6,8 @@ one result in submission order, priorities are served in order, fallbacks are us
 
 from __future__ import annotations
 
+import logging
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from orch_helpers import ALL_TYPES, make_profile, model, orchestrator
@@ -64,13 +66,19 @@ def scenarios(draw):
 
 
 @FAST
-@given(scenarios())
-def test_limits_hold_and_every_task_gets_exactly_one_result(scenario):
+@given(scenarios(), st.booleans())
+def test_limits_hold_and_every_task_gets_exactly_one_result(scenario, debug):
     profile, failures, latency, tasks = scenario
     fake = FakeBackend(latency=latency, failures=failures, text=lambda r: r.prompt)
     orch = orchestrator(profile, fake)
     specs = [TaskSpec(t, f"task {i}", c, priority=p) for i, (t, c, p) in enumerate(tasks)]
-    results = run_sync(orch.execute_parallel_tasks(specs))
+    logger = logging.getLogger("orchbench")
+    level = logger.level
+    logger.setLevel(logging.DEBUG if debug else logging.WARNING)  # DEBUG takes other paths
+    try:
+        results = run_sync(orch.execute_parallel_tasks(specs))
+    finally:
+        logger.setLevel(level)
 
     assert len(results) == len(tasks)
     assert [r.task_id for r in results] == list(range(len(tasks)))

@@ -162,3 +162,20 @@ def test_a_task_waiting_for_a_removed_model_fails_instead_of_hanging():
     busy, waiting = run_sync(main())
     assert busy.success
     assert not waiting.success and "removed from model_configs" in waiting.error
+
+
+def test_a_model_removed_while_its_slot_is_on_the_way_is_skipped_and_its_slot_freed():
+    profile = make_profile({"a": model("fast")}, {"coding": {"primary": ["a"]}})
+    fake = FakeBackend(latency=0.002)
+    orch = orchestrator(profile, fake)
+
+    def remove_a_when_the_first_task_ends(event):
+        # by then the first task's slot is already granted to the second one
+        if event.kind == "finished" and event.task_id == 0:
+            del orch.model_configs["a"]
+
+    orch.add_listener(remove_a_when_the_first_task_ends)
+    first, second = run_sync(orch.execute_parallel_tasks([("coding", "1"), ("coding", "2")]))
+    assert first.success
+    assert not second.success and "not tried (removed from model_configs): a" in second.error
+    assert orch._dispatcher.total == 0 and orch._dispatcher.in_flight["a"] == 0

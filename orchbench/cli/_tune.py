@@ -14,7 +14,9 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from orchbench.tune import Objective, TuneResult
+    from orchbench.bench.workload import Workload
+    from orchbench.config import Profile
+    from orchbench.tune import Constraint, Objective, TuneResult
 
 EXAMPLES = """
 Examples:
@@ -32,7 +34,7 @@ Examples:
   (start the last one on several machines or processes: all add trials to one study)
 """
 
-VERIFY_KINDS = ("embedded", "ollama", "openai")
+VERIFY_KINDS = ("embedded", "ollama", "openai", "fake")
 
 
 def study_name(profile: str, suite: str, backend: str, objectives: list[Objective]) -> str:
@@ -55,11 +57,15 @@ def _print_result(
     table.add_column("trial", justify="right")
     for o in objectives:
         table.add_column(f"{o.name} ({o.unit})", justify="right")
-    table.add_column("configuration")
-    for i, trial in enumerate(result.ranked[:10]):
+    base = result.baseline.params if result.baseline is not None else None
+    relative = base if base is not None and len(base) > 4 else None
+    table.add_column("configuration" if relative is None else "changes from the original")
+    shown = 10 if relative is None else 5  # many parameters: fewer, longer rows
+    for i, trial in enumerate(result.ranked[:shown]):
         chosen = " ←" if trial.params == result.picked.params else ""
         values = [f"{v:.4g}" for v in trial.values]
-        table.add_row(str(i), str(trial.number), *values, format_params(trial.params) + chosen)
+        config = format_params(trial.params, relative)
+        table.add_row(str(i), str(trial.number), *values, config + chosen)
     console.print(table)
     if result.baseline is not None and result.baseline.values:
         first = objectives[0]
@@ -71,6 +77,52 @@ def _print_result(
     for note in result.notes:
         failed = "NOT beat" in note
         console.print(f"[yellow]{note}[/yellow]" if failed else note, highlight=False)
+
+
+def _goals(
+    objective: list[str] | None,
+    constraint: list[str] | None,
+    timeout: str | None,
+    sampler: str,
+    verify_backend: str | None,
+) -> tuple[list[Objective], tuple[Constraint, ...], float | None]:
+    """Parse what to optimise and the limits; every bad value is a ConfigError."""
+    from orchbench.errors import ConfigError
+    from orchbench.tune import SAMPLERS, parse_constraint, parse_duration, parse_objective
+
+    objectives = [parse_objective(o) for o in objective or ["throughput"]]
+    if len({o.name for o in objectives}) != len(objectives):
+        raise ConfigError("--objective: each objective may be given once")
+    constraints = tuple(parse_constraint(c) for c in constraint or [])
+    timeout_s = parse_duration(timeout) if timeout is not None else None
+    if sampler not in SAMPLERS:
+        raise ConfigError(f"--sampler: unknown sampler {sampler!r}; valid: {', '.join(SAMPLERS)}")
+    if verify_backend is not None and verify_backend not in VERIFY_KINDS:
+        raise ConfigError(
+            f"--verify-backend: {verify_backend!r} is not a real engine; valid: "
+            f"{', '.join(VERIFY_KINDS)}"
+        )
+    return objectives, constraints, timeout_s
+
+
+def _inputs(
+    profile: str, suite: str | None, verify_suite: str | None, console: Console
+) -> tuple[Profile, Workload, Workload]:
+    """Load the profile and the suites; a suite the profile's models cannot serve is an error."""
+    from orchbench.bench.workload import default_suite, load_suite, style_problem
+    from orchbench.errors import ConfigError
+    from orchbench.profiles import load_profile
+
+    source = load_profile(profile)
+    workload = load_suite(suite or default_suite(source))
+    verify_workload = load_suite(verify_suite) if verify_suite else workload
+    for checked in {workload.name: workload, verify_workload.name: verify_workload}.values():
+        problem = style_problem(source, checked)
+        if problem is not None and problem[0] == "error":
+            raise ConfigError(problem[1])
+        if problem is not None:
+            console.print(f"[yellow]warning: {problem[1]}[/yellow]")
+    return source, workload, verify_workload
 
 
 def register(app: typer.Typer) -> None:
@@ -143,45 +195,17 @@ def register(app: typer.Typer) -> None:
         """
         from rich.console import Console
 
-        from orchbench.errors import ConfigError
-        from orchbench.profiles import load_profile
-        from orchbench.tune import (
-            SAMPLERS,
-            StudySpec,
-            VerifyPlan,
-            make_evaluator,
-            open_storage,
-            parse_constraint,
-            parse_duration,
-            parse_objective,
-            tune,
-        )
+        from orchbench.backends import resolve_backend_kind
+        from orchbench.tune import StudySpec, VerifyPlan, make_evaluator, open_storage, tune
         from orchbench.tune._display import TuneDisplay
         from orchbench.tune._study import storage_url_for
 
-        objectives = [parse_objective(o) for o in objective or ["throughput"]]
-        if len({o.name for o in objectives}) != len(objectives):
-            raise ConfigError("--objective: each objective may be given once")
-        constraints = tuple(parse_constraint(c) for c in constraint or [])
-        timeout_s = parse_duration(timeout) if timeout is not None else None
-        if sampler not in SAMPLERS:
-            raise ConfigError(
-                f"--sampler: unknown sampler {sampler!r}; valid: {', '.join(SAMPLERS)}"
-            )
-        if verify_backend is not None and verify_backend not in VERIFY_KINDS:
-            raise ConfigError(
-                f"--verify-backend: {verify_backend!r} is not a real engine; valid: "
-                f"{', '.join(VERIFY_KINDS)}"
-            )
+        objectives, constraints, timeout_s = _goals(
+            objective, constraint, timeout, sampler, verify_backend
+        )
         n_trials = trials if trials is not None or timeout_s is not None else 20
-
-        from orchbench.backends import resolve_backend_kind
-        from orchbench.bench.workload import default_suite, load_suite
-
-        source = load_profile(profile)
-        workload = load_suite(suite or default_suite(source))
-        verify_workload = load_suite(verify_suite) if verify_suite else workload
         console = Console(stderr=True)
+        source, workload, verify_workload = _inputs(profile, suite, verify_suite, console)
         kind, reason = resolve_backend_kind(source, backend, host=host)
         if reason:
             console.print(f"[yellow]{reason}[/yellow]")
@@ -243,6 +267,11 @@ def register(app: typer.Typer) -> None:
                 checker.close()
         console.print()
         _print_result(console, result, objectives, kind)
+        if kind == "sim" and verify_backend is None:
+            console.print(
+                "[yellow]searched and checked on the simulator: predictions, not measurements; "
+                "add --verify-backend embedded|ollama to confirm on a real engine[/yellow]"
+            )
         from orchbench.tune._write import resolves_by_name
 
         if result.path is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -34,7 +35,7 @@ MAX_COPIES_MEASURED = 4
 
 
 def measurement_plan(
-    profile: Profile, engine: str, *, max_tokens: int = 48, repeats: int = 2
+    profile: Profile, engine: str, *, max_tokens: int = 48, repeats: int = 3
 ) -> list[Round]:
     """The rounds to measure ``profile``'s models on ``engine``, in order.
 
@@ -128,8 +129,6 @@ async def measure(
 
 def machine_description() -> str:
     """A one-line description of this machine for provenance."""
-    import os
-
     return f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, {platform.system()}"
 
 
@@ -139,7 +138,7 @@ async def calibrate(
     *,
     engine: str | None = None,
     max_tokens: int = 48,
-    repeats: int = 2,
+    repeats: int = 3,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[Calibration, list[Observation]]:
     """Measure ``profile``'s models on ``backend`` and fit a :class:`Calibration`."""

@@ -10,11 +10,15 @@ parameter at a time in an order where each depends only on those fitted before:
 1. per model: ``decode_tps`` (one stream alone, one thread), ``prompt_tps``,
    ``load_s``, ``completion_ratio``, ``request_overhead_s``;
 2. ``thread_scaling`` from one stream at several thread counts;
-3. ``contention`` from several single-threaded instances or several models at once;
-4. ``oversubscription_penalty`` from multi-threaded instances beyond the cores;
-5. ``batch_alpha``/``batch_gamma`` from one batching model at several batch sizes.
+3. ``contention`` from several single-threaded instances (no more than the cores) or
+   several models at once;
+4. ``time_slicing_gain`` from more single-threaded instances than cores;
+5. ``oversubscription_penalty`` from multi-threaded instances beyond the cores;
+6. ``batch_alpha``/``batch_gamma`` from one batching model at several batch sizes.
 
 Each fit minimises the squared log error by golden-section search (no SciPy needed).
+Where a round was repeated, its best repeat counts: on a shared machine other
+processes only ever slow a measurement down.
 """
 
 from __future__ import annotations
@@ -83,7 +87,8 @@ def _model_params(observations: Sequence[Observation], name: str, ttft_prompt: b
         o for o in solo if o.timings
     ]
     timings = [t for o in one_thread for t in o.timings]
-    decode = statistics.median([t.tokens_per_s for t in timings if t.tokens_per_s] or [1.0])
+    # Best of the repeats: other processes on the machine only ever slow a round down.
+    decode = max([t.tokens_per_s for t in timings if t.tokens_per_s] or [1.0])
     prompt_rates = []
     for t in timings:
         if t.prompt_tokens and t.prompt_s:
@@ -109,8 +114,8 @@ def _model_params(observations: Sequence[Observation], name: str, ttft_prompt: b
     loads = [o.load_s for o in observations if o.round.models == (name,) and o.load_s]
     return ModelParams(
         decode_tps=decode,
-        prompt_tps=statistics.median(prompt_rates) if prompt_rates else None,
-        load_s=statistics.median(loads) if loads else None,
+        prompt_tps=max(prompt_rates) if prompt_rates else None,
+        load_s=min(loads) if loads else None,
         completion_ratio=max(0.01, statistics.fmean(ratios)) if ratios else 1.0,
         request_overhead_s=statistics.median(overheads) if overheads else 0.0,
     )
@@ -146,8 +151,8 @@ class _Fitter:
     ) -> None:
         """Fit device parameter(s) ``names`` (one value, or a grid for a pair) to ``rounds``.
 
-        Repeats of a round are reduced to their median rate, so one disturbed
-        measurement (another process on the cores) does not pull the fit.
+        Repeats of a round are reduced to their best rate: a disturbed measurement
+        (another process on the cores) is only ever slower, never faster.
         """
         groups: dict[tuple[tuple[str, ...], int, int], list[float]] = {}
         examples: dict[tuple[tuple[str, ...], int, int], Round] = {}
@@ -159,7 +164,7 @@ class _Fitter:
                 examples[key] = o.round
         if not groups:
             return
-        targets = [(examples[k], statistics.median(v)) for k, v in groups.items()]
+        targets = [(examples[k], max(v)) for k, v in groups.items()]
 
         def loss(update: dict[str, float]) -> float:
             device = self.device.model_copy(update=update)
@@ -212,12 +217,16 @@ def fit_calibration(
     shared = rounds(
         lambda r: (
             (len(r.models) > 1 and r.copies == 1)
-            or (not batching and r.copies > 1 and r.threads == 1)
+            or (not batching and r.copies > 1 and r.threads == 1 and r.copies <= cores)
         )
     )
     if shared:
         fitter.fit(("contention",), shared, (0.0, 3.0))
         fitted.append("contention")
+    sliced = rounds(lambda r: not batching and r.threads == 1 and r.copies > cores)
+    if cpu and sliced:
+        fitter.fit(("time_slicing_gain",), sliced, (0.0, 3.0))
+        fitted.append("time_slicing_gain")
     over = rounds(
         lambda r: not batching and r.copies > 1 and r.threads > 1 and r.copies * r.threads > cores
     )
@@ -230,3 +239,31 @@ def fit_calibration(
         fitted += ["batch_alpha", "batch_gamma"]
     device = {name: getattr(fitter.device, name) for name in fitted}
     return Calibration(provenance=dict(provenance or {}), device=device, models=models)
+
+
+def fit_published(
+    hardware: HardwareSpec, points: Sequence[tuple[float, float]]
+) -> dict[str, float]:
+    """``efficiency`` and ``overhead_s`` from published single-stream decode rates.
+
+    ``points`` are ``(model size in GB, tokens/s)`` pairs for one card; seconds per token
+    ``= overhead_s + size_gb / (bandwidth_gbs × efficiency)`` is a straight line in the
+    size, fitted by least squares. Needs two sizes at least.
+
+    >>> card = HardwareSpec(name="x", vram_gb=24, bandwidth_gbs=1000, ram_gb=64, cpu_cores=8)
+    >>> fit = fit_published(card, [(4.0, 1 / 0.007), (8.0, 1 / 0.012)])
+    >>> round(fit["efficiency"], 3), round(fit["overhead_s"], 4)
+    (0.8, 0.002)
+    """
+    import numpy as np
+
+    if len({size for size, _ in points}) < 2:
+        raise ValueError("fit_published needs decode rates for at least two model sizes")
+    sizes = np.array([size for size, _ in points], dtype=float)
+    seconds = np.array([1.0 / rate for _, rate in points], dtype=float)
+    design = np.column_stack([np.ones_like(sizes), sizes])
+    (overhead, per_gb), *_ = np.linalg.lstsq(design, seconds, rcond=None)
+    return {
+        "efficiency": float(1.0 / (per_gb * hardware.bandwidth_gbs)),
+        "overhead_s": float(max(0.0, overhead)),
+    }

@@ -147,14 +147,18 @@ def cpu_speed_factor(
 
     Its threads get ``threads × cores / total_threads`` cores when the device is
     oversubscribed; more than one core helps as cores^thread_scaling, less than one
-    slows linearly (time slicing), and a multi-threaded instance pays the
-    oversubscription penalty.
+    slows linearly (time slicing). Beyond the cores a multi-threaded instance pays the
+    oversubscription penalty, while single-threaded ones gain from hiding each
+    other's memory stalls (``time_slicing_gain``).
     """
     over = max(1.0, total_threads / hardware.cpu_cores)
     cores = threads / over
     factor = cores**device.thread_scaling if cores >= 1.0 else cores
-    if threads > 1 and over > 1.0:
-        factor /= 1.0 + device.oversubscription_penalty * (over - 1.0)
+    if over > 1.0:
+        if threads > 1:
+            factor /= 1.0 + device.oversubscription_penalty * (over - 1.0)
+        else:
+            factor *= 1.0 + device.time_slicing_gain * (1.0 - 1.0 / over)
     return factor
 
 

@@ -18,6 +18,7 @@ from orchbench.tune._space import SearchSpace, apply_params
 from orchbench.tune._study import (
     StudySpec,
     baseline_trial,
+    distinct_outcomes,
     ranked_trials,
     run_study,
     storage_url_for,
@@ -99,7 +100,7 @@ def tune(
     notes: list[str] = []
     checked: Verification | None = None
     plan = verification or VerifyPlan()
-    candidates = ranked[pick : pick + max(1, plan.top)]
+    candidates = distinct_outcomes(ranked[pick:], max(1, plan.top))
     if baseline is not None and [t.params for t in candidates] == [baseline.params]:
         notes.append(
             "the search found nothing better than the profile's own configuration: "
@@ -117,8 +118,8 @@ def tune(
         )
         if checked.winner != 0:
             notes.append(
-                f"on {checked.backend} the search's #{pick + checked.winner + 1} configuration "
-                f"beat its #{pick + 1}; keeping the one that really wins"
+                f"on {checked.backend}, candidate {checked.winner + 1} of {len(candidates)} beat "
+                f"the search's pick (trial {picked.number}); keeping the one that really wins"
             )
         picked = candidates[checked.winner]
         notes.append(checked.summary())

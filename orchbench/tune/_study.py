@@ -13,7 +13,6 @@ A configuration already measured in the study is not run again: its numbers are 
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 
 SAMPLERS = ("tpe", "random", "grid")
 DEFAULT_TUNING_DIR = Path("results") / "tuning"
-_JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
@@ -181,6 +179,10 @@ def make_objective(
         for c in spec.constraints:
             trial.set_constraint(c.text, c.violation(aggregates))
         trial.set_user_attr("feasible", all(c.holds(aggregates) for c in spec.constraints))
+        missing = [o.metric for o in spec.objectives if aggregates.get(o.metric) is None]
+        if missing:
+            # Optuna fails a trial whose value is NaN; say why in the study.
+            trial.set_user_attr("error", f"the run reported no {', '.join(missing)}")
         return [aggregates.get(o.metric, float("nan")) for o in spec.objectives]
 
     return objective
@@ -201,17 +203,14 @@ def run_study(
     study.enqueue_trial(
         space.values_of(profile), user_attrs={"baseline": True}, skip_if_exists=True
     )
-    with warnings.catch_warnings():
-        # Optuna warns (and logs) about NaN objective values; the trial is failed and kept.
-        warnings.simplefilter("ignore", UserWarning)
-        study.optimize(
-            make_objective(profile, space, evaluator, spec),
-            n_trials=spec.trials,
-            timeout=spec.timeout_s,
-            catch=(BackendError,),
-            callbacks=list(spec.callbacks),
-            gc_after_trial=False,
-        )
+    study.optimize(
+        make_objective(profile, space, evaluator, spec),
+        n_trials=spec.trials,
+        timeout=spec.timeout_s,
+        catch=(BackendError,),
+        callbacks=list(spec.callbacks),
+        gc_after_trial=False,
+    )
     return study
 
 
@@ -231,18 +230,20 @@ def ranked_trials(study: optuna.Study, objectives: Sequence[Objective]) -> list[
 
     One objective: every feasible trial ordered by its value. Several: the Pareto set
     (feasible trials no other feasible trial beats on every objective), ordered by the
-    first objective — what ``--pick N`` indexes.
+    first objective — what ``--pick N`` indexes; configurations with exactly the same
+    values are one choice there (the first trial that measured them).
     """
     trials = feasible_trials(study)
-    if len(objectives) > 1:
+    multi = len(objectives) > 1
+    if multi:
         trials = [t for t in trials if not any(_dominates(o, t, objectives) for o in trials)]
     first = objectives[0]
     sign = -1.0 if first.direction == "maximize" else 1.0
     trials.sort(key=lambda t: (sign * t.values[0], t.number))
-    seen: set[tuple[tuple[str, Any], ...]] = set()
+    seen: set[tuple[Any, ...]] = set()
     unique = []
     for t in trials:
-        key = tuple(sorted(t.params.items()))
+        key = tuple(t.values) if multi else tuple(sorted(t.params.items()))
         if key not in seen:
             seen.add(key)
             unique.append(t)
@@ -258,3 +259,25 @@ def _dominates(a: FrozenTrial, b: FrozenTrial, objectives: Sequence[Objective]) 
 def baseline_trial(study: optuna.Study, params: dict[str, Any]) -> FrozenTrial | None:
     """The completed trial of the profile's own configuration, if any."""
     return _same_params(study, params)
+
+
+def distinct_outcomes(trials: Sequence[FrozenTrial], n: int) -> list[FrozenTrial]:
+    """The first ``n`` of ``trials`` whose measured aggregates differ.
+
+    Configurations that differ only where it cannot matter (``max_concurrent_tasks``
+    above the sum of the limits, say) give identical numbers on the deterministic
+    simulator; re-running each of them on the real engine would spend the check on one
+    configuration several times.
+    """
+    chosen: list[FrozenTrial] = []
+    seen: set[tuple[tuple[str, float], ...]] = set()
+    for trial in trials:
+        aggregates = trial.user_attrs.get("aggregates", {})
+        key = tuple(sorted((k, round(float(v), 9)) for k, v in aggregates.items()))
+        if key and key in seen:
+            continue
+        seen.add(key)
+        chosen.append(trial)
+        if len(chosen) == n:
+            break
+    return chosen

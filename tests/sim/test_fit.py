@@ -10,7 +10,7 @@ from orchbench.config import HardwareSpec, ModelConfig, Profile
 from orchbench.records import Timings
 from orchbench.sim import ModelParams, PerfModel, default_device_params, stream_rates
 from orchbench.sim._calibrate import measurement_plan
-from orchbench.sim._fit import Observation, Round, fit_calibration, golden_min
+from orchbench.sim._fit import Observation, Round, fit_calibration, fit_published, golden_min
 from orchbench.sim._model import DECODE, StreamLoad
 from orchbench.sim._params import DeviceParams
 
@@ -72,10 +72,15 @@ def test_golden_section_finds_the_minimum():
     assert golden_min(lambda x: (x - 1.234) ** 2, 0.0, 5.0) == pytest.approx(1.234, abs=1e-6)
 
 
-def test_cpu_fit_recovers_threads_contention_and_oversubscription():
+def test_cpu_fit_recovers_threads_contention_slicing_and_oversubscription():
     profile = _profile(CPU2, {"tiny": 0.25}, "embedded")
     device = default_device_params(CPU2, "embedded").model_copy(
-        update={"thread_scaling": 0.7, "contention": 0.4, "oversubscription_penalty": 0.5}
+        update={
+            "thread_scaling": 0.7,
+            "contention": 0.4,
+            "time_slicing_gain": 0.2,
+            "oversubscription_penalty": 0.5,
+        }
     )
     truth = {
         "tiny": ModelParams(decode_tps=60.0, prompt_tps=800.0, load_s=0.4, completion_ratio=0.75)
@@ -84,6 +89,7 @@ def test_cpu_fit_recovers_threads_contention_and_oversubscription():
     calibration = fit_calibration(CPU2, "embedded", dict(profile.models), observations)
     assert calibration.device["thread_scaling"] == pytest.approx(0.7, abs=0.01)
     assert calibration.device["contention"] == pytest.approx(0.4, abs=0.01)
+    assert calibration.device["time_slicing_gain"] == pytest.approx(0.2, abs=0.01)
     assert calibration.device["oversubscription_penalty"] == pytest.approx(0.5, abs=0.01)
     fitted = calibration.models["tiny"]
     assert fitted.decode_tps == pytest.approx(60.0)
@@ -128,3 +134,13 @@ def test_fit_keeps_defaults_for_what_was_not_measured():
     calibration = fit_calibration(CPU2, "embedded", dict(profile.models), solo_only)
     assert calibration.device == {}
     assert calibration.models["tiny"].decode_tps == pytest.approx(50.0)
+
+
+def test_fit_published_recovers_efficiency_and_overhead():
+    card = HardwareSpec(name="card", vram_gb=24, bandwidth_gbs=936, ram_gb=64, cpu_cores=8)
+    rates = [(size, 1 / (0.003 + size / (936 * 0.75))) for size in (3.8, 7.4, 19.0)]
+    fit = fit_published(card, rates)
+    assert fit["efficiency"] == pytest.approx(0.75)
+    assert fit["overhead_s"] == pytest.approx(0.003)
+    with pytest.raises(ValueError, match="two model sizes"):
+        fit_published(card, [(4.0, 100.0), (4.0, 110.0)])

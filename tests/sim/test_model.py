@@ -120,7 +120,7 @@ def test_cpu_threads_and_instances_near_facts(instances, threads, published):
         CPU2, _model("g", 0.25, 0.27, n_threads=threads, concurrent_limit=instances), params
     )
     total = sum(stream_rates([StreamLoad(perf, DECODE, threads)] * instances, CPU2, params))
-    assert total == pytest.approx(published, rel=0.12)
+    assert total == pytest.approx(published, rel=0.06)
 
 
 def test_cpu_oversubscription_hurts_multithreaded_instances():
@@ -144,3 +144,20 @@ def test_token_counts_from_prompt_length_and_max_tokens():
     assert perf.prompt_tokens("x" * 400) == 100
     assert perf.prompt_tokens("") == 1
     assert perf.completion_tokens(256) == 256
+
+
+@pytest.mark.parametrize("card", ["rtx4090", "rtx3090"])
+def test_shipped_profiles_decode_within_15_percent_of_published(card):
+    from orchbench.profiles import load_profile
+    from orchbench.sim import SimBackend
+
+    profile = load_profile(card)
+    backend = SimBackend(profile)  # with the published-figures calibration next to it
+    assert backend.calibration is not None
+    assert backend.calibration.provenance["backend"] == "published"
+    by_tier = {"fast": "7b", "balanced": "13b", "powerful": "33b"}
+    for model in profile.models.values():
+        perf = backend.perf_model(model)
+        assert perf.device_fraction == 1.0, model.name
+        published = PUBLISHED[(card, by_tier[model.tier.value])]
+        assert perf.decode_tps == pytest.approx(published, rel=0.15), model.name

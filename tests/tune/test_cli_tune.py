@@ -25,6 +25,7 @@ def test_help_has_examples(capsys):
         (["--verify-backend", "sim"], "not a real engine"),
         (["--storage", "nosuchdb://x"], "cannot be opened"),
         (["--suite", "no-such-suite"], "no suite named 'no-such-suite'"),
+        (["--suite", "dev-pipeline"], "cannot follow chat prompts"),
     ],
 )
 def test_bad_input_is_one_clear_error(capsys, tmp_path, monkeypatch, args, message):
@@ -78,3 +79,37 @@ def test_a_sim_tune_writes_a_loadable_profile_and_resumes(tmp_path, monkeypatch,
     study = optuna.load_study(study_name="cli", storage=open_storage(storage))
     assert len(study.trials) == 7
     assert load_profile("embedded.tuned").tuned["trials"] == 7
+
+
+def test_search_on_the_simulator_then_check_on_another_engine(tmp_path, monkeypatch, capsys):
+    from orchbench import load_profile
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "400")
+    code = main(
+        [
+            "tune",
+            "--profile",
+            "embedded",
+            "--backend",
+            "sim",
+            "--suite",
+            "smoke",
+            "--trials",
+            "6",
+            "--storage",
+            str(tmp_path / "s.db"),
+            "--verify-backend",
+            "fake",
+            "--verify-top",
+            "2",
+            "--verify-repeat",
+            "1",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 0, err
+    table = load_profile("embedded.tuned").tuned
+    assert table["backend"] == "sim"
+    assert table["verify_backend"] == "fake"
+    assert table["verify_repeat"] == 1

@@ -175,3 +175,8 @@ def test_journal_file_storage(tmp_path):
     _, _, study = _run(tmp_path, trials=2, storage=str(tmp_path / "study.log"))
     assert len(study.trials) == 4
     assert (tmp_path / "study.log").stat().st_size > 0
+
+
+def test_a_timeout_alone_bounds_the_search(tmp_path):
+    _, _, study = _run(tmp_path, trials=None, timeout_s=0.3)
+    assert len(study.trials) >= 1  # Optuna finishes the trial running when time is up

@@ -53,6 +53,11 @@ def test_bundled_profile_is_tuned_into_local_profiles_and_loads_by_name(tmp_path
     assert tuned["params"] == PARAMS
     # everything else is the original's
     assert loaded.routing == load_profile("embedded").routing
+    from orchbench import get_orchestrator
+
+    orchestrator = get_orchestrator("embedded.tuned", backend="fake")
+    assert orchestrator.model_configs["gemma3-270m"].concurrent_limit == 3
+    assert orchestrator.settings.max_concurrent_tasks == 3
 
 
 def test_a_profile_from_a_folder_on_the_path_is_tuned_beside_it(tmp_path, monkeypatch):
