@@ -1,8 +1,9 @@
 """orchbench: run several local LLMs at once, measure it honestly, tune the limits.
 
 >>> from orchbench import get_orchestrator, run_sync, TaskType
->>> orch = get_orchestrator("embedded")                       # doctest: +SKIP
->>> result = run_sync(orch.execute_task(TaskType.CODING, "def add(a, b):", "simple"))  # doctest: +SKIP
+>>> orch = get_orchestrator("embedded")  # doctest: +SKIP
+>>> task = orch.execute_task(TaskType.CODING, "def add(a, b):", "simple")  # doctest: +SKIP
+>>> result = run_sync(task)  # doctest: +SKIP
 """
 
 from orchbench.config import (
@@ -31,6 +32,7 @@ def __getattr__(name: str) -> object:
 
         return getattr(scheduler, name)
     raise AttributeError(f"module 'orchbench' has no attribute {name!r}")
+
 
 __all__ = [
     "AttemptRecord",

@@ -26,7 +26,7 @@ import tomli_w
 from pydantic import BaseModel, ValidationError
 
 from orchbench.config import FieldProblems, Profile
-from orchbench.errors import ProfileError
+from orchbench.errors import ConfigError, ProfileError
 
 PROFILE_SUFFIX = ".toml"
 _SIDE_FILES = (".calibration.toml",)
@@ -98,14 +98,15 @@ def iter_profile_files() -> Iterator[Path]:
             yield path
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path, error: type[ConfigError] = ProfileError) -> dict[str, Any]:
+    """Read a TOML file; bad syntax or an unreadable file raises ``error`` naming the file."""
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{path}: not valid TOML: {exc}") from None
+        raise error(f"{path}: not valid TOML: {exc}") from None
     except OSError as exc:
-        raise ProfileError(f"{path}: cannot be read: {exc.strerror}") from None
+        raise error(f"{path}: cannot be read: {exc.strerror}") from None
 
 
 def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -124,7 +125,7 @@ def _raw_with_extends(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any
     if resolved in chain:
         cycle = " -> ".join(str(p) for p in (*chain, resolved))
         raise ProfileError(f"{path}: field 'extends' makes a cycle: {cycle}")
-    data = _read_toml(path)
+    data = read_toml(path)
     parent = data.pop("extends", None)
     if parent is None:
         return data

@@ -95,8 +95,16 @@ class AttemptRecord:
         timings = row.pop("timings") or {}
         row["task_type"] = self.task_type.value
         row["complexity"] = self.complexity.value
-        for key in ("total_s", "load_s", "ttft_s", "prompt_tokens", "prompt_s",
-                    "completion_tokens", "completion_s", "queue_s"):
+        for key in (
+            "total_s",
+            "load_s",
+            "ttft_s",
+            "prompt_tokens",
+            "prompt_s",
+            "completion_tokens",
+            "completion_s",
+            "queue_s",
+        ):
             row[key] = timings.get(key)
         return row
 

@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from orchbench.config import Complexity, Profile, TaskType
 from orchbench.errors import SuiteError
-from orchbench.profiles import format_validation_error
+from orchbench.profiles import format_validation_error, read_toml
 from orchbench.records import QualityChecks, TaskSpec
 
 SUITE_SUFFIX = ".toml"
@@ -175,13 +175,7 @@ def load_suite(name_or_path: str | Path, *, repeat: int | None = None) -> Worklo
     'completion'
     """
     path = find_suite(name_or_path)
-    try:
-        with path.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise SuiteError(f"{path}: not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise SuiteError(f"{path}: cannot be read: {exc.strerror}") from None
+    raw = read_toml(path, SuiteError)
     raw.setdefault("name", path.stem)
     return workload_from_dict(raw, path, repeat=repeat)
 

@@ -20,7 +20,6 @@ A bad file raises :class:`~orchbench.errors.ConfigError` naming the file and the
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchbench.config import HardwareSpec, Profile
 from orchbench.errors import ConfigError, ProfileError
-from orchbench.profiles import find_profile, format_validation_error, write_atomic
+from orchbench.profiles import find_profile, format_validation_error, read_toml, write_atomic
 
 CALIBRATION_SUFFIX = ".calibration.toml"
 
@@ -175,13 +174,7 @@ def calibration_path(profile_name: str) -> Path | None:
 def load_calibration(path: str | Path) -> Calibration:
     """Read and validate a calibration file; ConfigError names the file and the field."""
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
+    data = read_toml(path, ConfigError)
     try:
         calibration = Calibration.model_validate(data)
     except ValidationError as exc:
