@@ -80,7 +80,12 @@ def mode_table(summary: dict[str, Any], modes: list[str] | None = None) -> Table
     for mode in chosen:
         table.add_column(mode.capitalize(), justify="right")
     medians = [all_modes[m]["median"] for m in chosen]
+    simulated = not summary.get("measured", True)
     for label, key, fmt in _ROWS:
+        if simulated and key == "mean_quality":
+            # A simulated answer is placeholder text: its score says nothing.
+            table.add_row(label, *("n/a (sim)" for _ in medians))
+            continue
         table.add_row(label, *(fmt(m.get(key)) for m in medians))
     types = dict.fromkeys(t for m in medians for t in (m.get("per_type_s") or {}))
     for task_type in types:
@@ -128,7 +133,7 @@ def model_table(summary: dict[str, Any]) -> Table | None:
             _s(stats.get("response_s")),
             _s(stats.get("ttft_s")),
             _rate(stats.get("tokens_per_s")),
-            _q(stats.get("quality")),
+            _q(stats.get("quality")) if summary.get("measured", True) else "n/a (sim)",
             _n(stats.get("failures")),
             ", ".join(stats.get("best_types") or []) or "—",
         )

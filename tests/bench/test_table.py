@@ -92,6 +92,8 @@ def test_simulated_and_partial_runs_say_so():
     assert provenance(summary).startswith("SIMULATED (sim) · modelled hardware: RTX 4090")
     assert "PARTIAL: interrupted" in provenance(summary)
     assert "SIMULATED" in _text(speedup_line(summary))
+    text = _text(render(summary))
+    assert "n/a (sim)" in text and "0.75" not in text and "0.80" not in text
 
 
 def test_nothing_ran():
