@@ -108,14 +108,6 @@ class FakeOllamaServer:
         yield "\n"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[HTTPServer]:
-    httpserver = HTTPServer(threaded=True)
-    httpserver.start()
-    yield httpserver
-    httpserver.stop()
-
-
 @pytest.fixture
 def ollama(server: HTTPServer) -> Iterator[FakeOllamaServer]:
     yield FakeOllamaServer(server)

@@ -84,14 +84,6 @@ class FakeOpenAIServer:
         yield "data: [DONE]\n\n"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[HTTPServer]:
-    httpserver = HTTPServer(threaded=True)
-    httpserver.start()
-    yield httpserver
-    httpserver.stop()
-
-
 @pytest.fixture
 def openai(server: HTTPServer) -> Iterator[FakeOpenAIServer]:
     yield FakeOpenAIServer(server)

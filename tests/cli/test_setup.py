@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from ollama_standin import FakeOllama, unused_host, write_profile
-from pytest_httpserver import HTTPServer
 
 from orchbench.cli import main
-
-
-@pytest.fixture
-def server() -> Iterator[HTTPServer]:
-    httpserver = HTTPServer(threaded=True)
-    httpserver.start()
-    yield httpserver
-    httpserver.stop()
 
 
 @pytest.fixture(autouse=True)
