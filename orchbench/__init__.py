@@ -22,15 +22,19 @@ from orchbench.records import AttemptRecord, QualityChecks, TaskResult, TaskSpec
 
 __version__ = "0.1.0"
 
-_LAZY = {"Orchestrator", "get_orchestrator", "run_sync"}
+_LAZY = {
+    "Orchestrator": "orchbench.scheduler",
+    "get_orchestrator": "orchbench._api",
+    "run_sync": "orchbench.scheduler",
+}
 
 
 def __getattr__(name: str) -> object:
     # The scheduler is imported on first use, so `import orchbench.config` stays light.
     if name in _LAZY:
-        from orchbench import scheduler
+        import importlib
 
-        return getattr(scheduler, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'orchbench' has no attribute {name!r}")
 
 

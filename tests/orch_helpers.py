@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchbench.backends._fake import FakeBackend
 from orchbench.config import Profile
 from orchbench.scheduler import Orchestrator
+from orchbench.testing import FakeBackend
 
 ALL_TYPES = ["planning", "coding", "review", "testing", "documentation", "debugging"]
 

@@ -3,11 +3,11 @@
 import pytest
 
 from orchbench import results
-from orchbench.backends._fake import FakeBackend
 from orchbench.bench.session import BenchSession
 from orchbench.bench.workload import workload_from_dict
 from orchbench.errors import ResultsError
 from orchbench.profiles import load_profile
+from orchbench.testing import FakeBackend
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """Engines behind one :class:`Backend` protocol: embedded llama.cpp, Ollama, OpenAI-compatible
-servers, the simulator and a fake for tests.
+servers (the simulator and the fake register here too).
+The contract they keep is :mod:`orchbench.engine`.
 
 Engine classes are loaded on first use (``from orchbench.backends import OllamaBackend``
 imports only that engine's module), so importing this package stays cheap.
@@ -14,32 +15,51 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from orchbench.backends._base import Backend, GenerateRequest, GenerateResult
-from orchbench.backends._factory import BACKEND_KINDS, make_backend, resolve_backend_kind
+from orchbench.backends._registry import (
+    BACKEND_KINDS,
+    is_embedded_profile,
+    make_backend,
+    profile_host,
+    resolve_backend_kind,
+)
 
 if TYPE_CHECKING:
-    from orchbench.backends._embedded import EmbeddedBackend
-    from orchbench.backends._fake import FakeBackend
-    from orchbench.backends._ollama import OllamaBackend
+    from orchbench.backends._embedded import (
+        BUNDLED,
+        INSTALL_HINT,
+        EmbeddedBackend,
+        assemble_bundled_model,
+        require_llama_cpp,
+    )
+    from orchbench.backends._ollama import OllamaBackend, is_installed, ollama_version
     from orchbench.backends._openai import OpenAIBackend
 
 _LAZY = {
+    "BUNDLED": "orchbench.backends._embedded",
+    "INSTALL_HINT": "orchbench.backends._embedded",
     "EmbeddedBackend": "orchbench.backends._embedded",
-    "FakeBackend": "orchbench.backends._fake",
+    "assemble_bundled_model": "orchbench.backends._embedded",
+    "require_llama_cpp": "orchbench.backends._embedded",
     "OllamaBackend": "orchbench.backends._ollama",
+    "is_installed": "orchbench.backends._ollama",
+    "ollama_version": "orchbench.backends._ollama",
     "OpenAIBackend": "orchbench.backends._openai",
 }
 
 __all__ = [
     "BACKEND_KINDS",
-    "Backend",
+    "BUNDLED",
+    "INSTALL_HINT",
     "EmbeddedBackend",
-    "FakeBackend",
-    "GenerateRequest",
-    "GenerateResult",
     "OllamaBackend",
     "OpenAIBackend",
+    "assemble_bundled_model",
+    "is_embedded_profile",
+    "is_installed",
     "make_backend",
+    "ollama_version",
+    "profile_host",
+    "require_llama_cpp",
     "resolve_backend_kind",
 ]
 

@@ -31,9 +31,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from orchbench.backends._base import GenerateRequest, GenerateResult
 from orchbench.backends._llama_pool import InstanceKey, LlamaPool
 from orchbench.config import ModelConfig
+from orchbench.engine import GenerateRequest, GenerateResult
 from orchbench.errors import BackendError, BackendTimeout, BackendUnavailable, ModelNotFound
 from orchbench.records import Timings
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import httpx
 
-from orchbench.backends._base import GenerateRequest, GenerateResult
 from orchbench.config import ModelConfig
+from orchbench.engine import GenerateRequest, GenerateResult
 from orchbench.errors import (
     BackendBusy,
     BackendError,

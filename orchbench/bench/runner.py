@@ -24,9 +24,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchbench.backends._base import Backend
 from orchbench.bench.workload import Workload
 from orchbench.config import Complexity, Profile, Route, TaskType
+from orchbench.engine import Backend
 from orchbench.errors import ConfigError
 from orchbench.records import AttemptRecord, TaskResult
 

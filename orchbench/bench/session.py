@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from orchbench.backends._base import Backend
 from orchbench.bench.outcome import BenchResult, model_stats
 from orchbench.bench.runner import (
     COMPARE_MODES,
@@ -32,6 +31,7 @@ from orchbench.bench.runner import (
 from orchbench.bench.store import SCHEMA, RunStore, new_run_dir
 from orchbench.bench.workload import Workload
 from orchbench.config import Profile
+from orchbench.engine import Backend
 
 
 class BenchObserver:

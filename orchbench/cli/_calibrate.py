@@ -9,9 +9,10 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from orchbench.calibrate import Observation
+    from orchbench.calibrate._fidelity import FidelityReport
     from orchbench.config import Profile
-    from orchbench.sim import Calibration, Observation
-    from orchbench.sim._fidelity import FidelityReport
+    from orchbench.sim import Calibration
 
 EXAMPLES = """
 Examples:
@@ -26,7 +27,7 @@ Examples:
 
 def engine_kind(profile: Profile, requested: str) -> str:
     """The real engine to measure: ``requested``, or the one the profile runs on."""
-    from orchbench.backends._factory import is_embedded_profile
+    from orchbench.backends import is_embedded_profile
     from orchbench.errors import ConfigError
 
     kind = requested
@@ -104,10 +105,10 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from orchbench.backends import make_backend
+        from orchbench.calibrate._measure import calibrate as run_calibration
+        from orchbench.calibrate._measure import calibration_target
         from orchbench.profiles import load_profile
         from orchbench.sim import save_calibration
-        from orchbench.sim._calibrate import calibrate as run_calibration
-        from orchbench.sim._calibrate import calibration_target
 
         console = Console()
         loaded = load_profile(profile)
@@ -140,7 +141,7 @@ def register(app: typer.Typer) -> None:
             )
         if check:
             from orchbench.bench.workload import load_suite
-            from orchbench.sim._fidelity import check_fidelity
+            from orchbench.calibrate._fidelity import check_fidelity
 
             workload = load_suite(suite)
             with console.status("checking…") as status:

@@ -45,7 +45,7 @@ def embedded_checks(profile: Profile) -> list[Check]:
     import importlib.metadata
     from pathlib import Path
 
-    from orchbench.backends._embedded import BUNDLED, INSTALL_HINT
+    from orchbench.backends import BUNDLED, INSTALL_HINT
     from orchbench.errors import BackendUnavailable
 
     try:
@@ -82,8 +82,7 @@ def embedded_checks(profile: Profile) -> list[Check]:
 
 async def server_checks(profile: Profile, kind: str, host: str | None) -> list[Check]:
     """Server reachable (with its version for Ollama) and each model installed."""
-    from orchbench.backends import make_backend
-    from orchbench.backends._ollama import is_installed, ollama_version
+    from orchbench.backends import is_installed, make_backend, ollama_version
     from orchbench.errors import BackendError
 
     backend = make_backend(kind, host=host, profile=profile)

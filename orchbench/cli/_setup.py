@@ -36,8 +36,7 @@ def setup_kind(profile: Profile, requested: str) -> str:
     Unlike ``run``, ``auto`` never falls back to the simulator here: setting up a
     server's models needs the server.
     """
-    from orchbench.backends import BACKEND_KINDS
-    from orchbench.backends._factory import is_embedded_profile
+    from orchbench.backends import BACKEND_KINDS, is_embedded_profile
     from orchbench.errors import ConfigError
 
     if requested != "auto":
@@ -55,7 +54,7 @@ def setup_embedded(profile: Profile, console: Console) -> None:
     """Check llama-cpp-python and make every GGUF file of ``profile`` ready."""
     from pathlib import Path
 
-    from orchbench.backends._embedded import (
+    from orchbench.backends import (
         BUNDLED,
         assemble_bundled_model,
         require_llama_cpp,
@@ -90,8 +89,7 @@ async def setup_ollama(profile: Profile, host: str | None, console: Console) -> 
     """Pull every model of ``profile`` that the Ollama server does not have."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-    from orchbench.backends._factory import profile_host
-    from orchbench.backends._ollama import OllamaBackend, is_installed
+    from orchbench.backends import OllamaBackend, is_installed, profile_host
 
     backend = OllamaBackend(profile_host(profile, host))
     try:
@@ -117,8 +115,7 @@ async def setup_ollama(profile: Profile, host: str | None, console: Console) -> 
 
 async def check_openai(profile: Profile, host: str | None, console: Console) -> None:
     """Say which of the profile's models the OpenAI-compatible server does not list."""
-    from orchbench.backends._factory import profile_host
-    from orchbench.backends._openai import OpenAIBackend
+    from orchbench.backends import OpenAIBackend, profile_host
     from orchbench.errors import ModelNotFound
 
     backend = OpenAIBackend(profile_host(profile, host))

@@ -6,10 +6,10 @@
   compute-bound prompts, batching, contention, memory, CPU threads), with every
   parameter named in :class:`DeviceParams` / :class:`ModelParams`.
 - :class:`SimBackend`: the ``sim`` engine behind the Backend protocol.
-- :func:`calibrate` measures a real engine, :func:`fit_calibration` fits the parameters,
-  :func:`save_calibration` writes ``profiles/<name>.calibration.toml`` (which
-  :class:`SimBackend` then loads by itself); :func:`check_fidelity` compares simulator
-  and engine on several settings (MAPE, Kendall τ).
+- :class:`Calibration`: fitted parameters, loaded from ``profiles/<name>.calibration.toml``
+  by :class:`SimBackend` itself (fitting lives in :mod:`orchbench.calibrate`).
+
+The simulator is an engine: it imports the engine contract, never the scheduler.
 
 >>> from orchbench import load_profile
 >>> from orchbench.bench.runner import run_mode
@@ -19,16 +19,7 @@
 """
 
 from orchbench.sim._backend import SimBackend
-from orchbench.sim._calibrate import calibrate, measure, measurement_plan
 from orchbench.sim._clock import VirtualClockLoop, is_virtual, run_on, run_virtual
-from orchbench.sim._fidelity import (
-    CheckConfig,
-    FidelityReport,
-    check_fidelity,
-    default_check_configs,
-    kendall_tau,
-)
-from orchbench.sim._fit import Observation, Round, fit_calibration
 from orchbench.sim._model import PerfModel, batch_slowdown, stream_rates
 from orchbench.sim._params import (
     Calibration,
@@ -42,27 +33,16 @@ from orchbench.sim._params import (
 
 __all__ = [
     "Calibration",
-    "CheckConfig",
     "DeviceParams",
-    "FidelityReport",
     "ModelParams",
-    "Observation",
     "PerfModel",
-    "Round",
     "SimBackend",
     "VirtualClockLoop",
     "batch_slowdown",
-    "calibrate",
     "calibration_path",
-    "check_fidelity",
-    "default_check_configs",
     "default_device_params",
-    "fit_calibration",
     "is_virtual",
-    "kendall_tau",
     "load_calibration",
-    "measure",
-    "measurement_plan",
     "run_on",
     "run_virtual",
     "save_calibration",

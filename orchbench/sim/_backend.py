@@ -1,4 +1,4 @@
-"""``SimBackend``: the :class:`~orchbench.backends._base.Backend` that predicts instead of runs.
+"""``SimBackend``: the :class:`~orchbench.engine.Backend` that predicts instead of runs.
 
 It serves every request on a simulated device (:class:`~orchbench.sim._device.SimDevice`)
 and returns the :class:`~orchbench.records.Timings` the performance model predicts, on
@@ -13,8 +13,8 @@ import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 
-from orchbench.backends._base import GenerateRequest, GenerateResult
 from orchbench.config import ModelConfig, Profile
+from orchbench.engine import GenerateRequest, GenerateResult
 from orchbench.errors import BackendTimeout, BackendUnavailable, ModelNotFound
 from orchbench.records import Timings
 from orchbench.sim._clock import is_virtual

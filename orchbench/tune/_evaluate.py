@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Protocol
 from orchbench.config import Profile
 
 if TYPE_CHECKING:
-    from orchbench.backends._base import Backend
     from orchbench.bench.workload import Workload
+    from orchbench.engine import Backend
 
 Aggregates = dict[str, float]
 

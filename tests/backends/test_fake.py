@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from orchbench.backends._base import Backend, GenerateRequest
-from orchbench.backends._fake import FakeBackend
 from orchbench.config import ModelConfig, TaskType
+from orchbench.engine import Backend, GenerateRequest
 from orchbench.errors import BackendBusy, BackendTimeout, ModelNotFound
+from orchbench.testing import FakeBackend
 
 
 def request(name="m", prompt="p"):

@@ -17,13 +17,14 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from contract import CONTRACT_CHECKS, ContractCase
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from orchbench.backends import GenerateRequest, OllamaBackend, make_backend, resolve_backend_kind
+from orchbench.backends import OllamaBackend, make_backend, resolve_backend_kind
 from orchbench.config import ModelConfig, Profile
+from orchbench.engine import GenerateRequest
 from orchbench.errors import BackendBusy, BackendTimeout, BackendUnavailable, ModelNotFound
+from orchbench.testing import CONTRACT_CHECKS, ContractCase
 
 PIECES = ["\n", "    return", " s", "[::-1]", "\n"]
 FINAL = {

@@ -16,13 +16,14 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from contract import CONTRACT_CHECKS, ContractCase
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from orchbench.backends import GenerateRequest, OpenAIBackend, make_backend
+from orchbench.backends import OpenAIBackend, make_backend
 from orchbench.config import ModelConfig
+from orchbench.engine import GenerateRequest
 from orchbench.errors import BackendBusy, BackendTimeout, BackendUnavailable, ModelNotFound
+from orchbench.testing import CONTRACT_CHECKS, ContractCase
 
 PIECES = ["\n", "    return", " s", "[::-1]"]
 

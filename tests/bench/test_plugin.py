@@ -23,7 +23,7 @@ prompt = "def c():"
 
 # The fake engine answers after 10 ms; registered as the plugin "orchbench-backend".
 CONFTEST = """
-from orchbench.backends._fake import FakeBackend
+from orchbench.testing import FakeBackend
 
 def pytest_configure(config):
     config.pluginmanager.register(FakeBackend(latency=0.01), "orchbench-backend")

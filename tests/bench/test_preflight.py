@@ -3,11 +3,11 @@
 import pytest
 
 import orchbench.backends
-from orchbench.backends._fake import FakeBackend
 from orchbench.bench.preflight import check_models, check_suites
 from orchbench.bench.workload import load_suite
 from orchbench.errors import ConfigError, ModelNotFound
 from orchbench.profiles import load_profile
+from orchbench.testing import FakeBackend
 
 
 def test_missing_ollama_models_name_the_pull_commands(monkeypatch, duo_profile):

@@ -4,7 +4,6 @@ import asyncio
 
 import pytest
 
-from orchbench.backends._fake import FakeBackend
 from orchbench.bench.runner import (
     ModeRun,
     aggregate,
@@ -18,6 +17,7 @@ from orchbench.bench.runner import (
 from orchbench.config import Complexity, TaskType
 from orchbench.errors import ConfigError
 from orchbench.records import AttemptRecord, TaskResult, Timings
+from orchbench.testing import FakeBackend
 
 
 def test_sequential_copy_has_global_limit_one_and_leaves_the_original(duo_profile):

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from orchbench.backends._fake import FakeBackend
 from orchbench.bench.session import BenchObserver, BenchSession
 from orchbench.errors import ConfigError
+from orchbench.testing import FakeBackend
 
 
 class RecordingObserver(BenchObserver):

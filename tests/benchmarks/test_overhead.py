@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from orchbench.backends._base import GenerateRequest
-from orchbench.backends._fake import FakeBackend
 from orchbench.config import ModelConfig, Profile
+from orchbench.engine import GenerateRequest
 from orchbench.scheduler import Orchestrator, run_sync
+from orchbench.testing import FakeBackend
 
 TASKS = 10_000
 LIMIT = 4

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from orchbench.backends._base import GenerateRequest
 from orchbench.config import HardwareSpec, ModelConfig, Profile
+from orchbench.engine import GenerateRequest
 from orchbench.errors import BackendTimeout, BackendUnavailable, ModelNotFound
 from orchbench.sim import Calibration, ModelParams, SimBackend, run_virtual
 

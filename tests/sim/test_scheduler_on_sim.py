@@ -7,8 +7,8 @@ import asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchbench.backends._base import GenerateRequest, GenerateResult
 from orchbench.config import HardwareSpec, ModelConfig, Profile, Route, TaskType
+from orchbench.engine import GenerateRequest, GenerateResult
 from orchbench.records import TaskSpec
 from orchbench.scheduler import Orchestrator
 from orchbench.sim import SimBackend, run_virtual

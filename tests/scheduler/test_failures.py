@@ -6,9 +6,9 @@ import asyncio
 
 from orch_helpers import make_profile, model, orchestrator
 
-from orchbench.backends._fake import FakeBackend
 from orchbench.errors import BackendBusy, BackendError, BackendTimeout, ModelNotFound
 from orchbench.scheduler import run_sync
+from orchbench.testing import FakeBackend
 
 
 def chain(**settings):

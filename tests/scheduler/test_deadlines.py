@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from orchbench._deadlines import Deadlines
+from orchbench.scheduler._deadlines import Deadlines
 
 
 async def guarded(deadlines: Deadlines, seconds: float, work: float) -> str:

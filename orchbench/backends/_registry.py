@@ -6,8 +6,8 @@ never pulls in llama.cpp, the ollama client or the simulator.
 
 from __future__ import annotations
 
-from orchbench.backends._base import Backend
 from orchbench.config import Profile
+from orchbench.engine import Backend
 from orchbench.errors import BackendUnavailable, ConfigError
 
 BACKEND_KINDS = ("embedded", "ollama", "openai", "sim", "fake")
@@ -57,7 +57,7 @@ def make_backend(kind: str, *, host: str | None = None, profile: Profile | None 
 
         return SimBackend(profile)
     if kind == "fake":
-        from orchbench.backends._fake import FakeBackend
+        from orchbench.testing._fake import FakeBackend
 
         return FakeBackend()
     raise ConfigError(f"unknown backend {kind!r}; valid: auto, {', '.join(BACKEND_KINDS)}")

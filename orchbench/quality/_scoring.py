@@ -29,8 +29,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from orchbench._sandbox import TEST_TIMEOUT_S, TestOutcome, run_tests
 from orchbench.config import TaskType
+from orchbench.quality._sandbox import TEST_TIMEOUT_S, TestOutcome, run_tests
 from orchbench.records import QualityChecks
 
 WEIGHTS = {"tests": 0.55, "code": 0.15, "contains": 0.15, "structure": 0.10, "substance": 0.05}

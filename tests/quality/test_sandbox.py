@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from orchbench._sandbox import TestOutcome, run_tests
+from orchbench.quality._sandbox import TestOutcome, run_tests
 
 ADD = "def add(a, b):\n    return a + b\n"
 

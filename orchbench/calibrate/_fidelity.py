@@ -21,8 +21,8 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from orchbench.backends._base import Backend
 from orchbench.config import Profile
+from orchbench.engine import Backend
 from orchbench.records import TaskResult, TaskSpec
 from orchbench.sim._backend import SimBackend
 from orchbench.sim._clock import run_virtual

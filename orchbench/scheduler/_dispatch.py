@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from heapq import heapify, heappop, heappush
 
 from orchbench.config import Complexity, Profile
-from orchbench.routing import Candidate, SpeedTracker, choose
+from orchbench.scheduler._routing import Candidate, SpeedTracker, choose
 
 logger = logging.getLogger("orchbench")
 GONE = ""

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchbench.backends._fake import FakeBackend
-from orchbench.config import TaskType
-from orchbench.profiles import load_profile
-from orchbench.records import QualityChecks, TaskSpec
-from orchbench.sim import Calibration
-from orchbench.sim._fidelity import (
+from orchbench.calibrate._fidelity import (
     CheckConfig,
     ConfigOutcome,
     FidelityReport,
@@ -17,6 +12,11 @@ from orchbench.sim._fidelity import (
     default_check_configs,
     kendall_tau,
 )
+from orchbench.config import TaskType
+from orchbench.profiles import load_profile
+from orchbench.records import QualityChecks, TaskSpec
+from orchbench.sim import Calibration
+from orchbench.testing import FakeBackend
 
 
 def test_kendall_tau_perfect_reversed_and_tied():

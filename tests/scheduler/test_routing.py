@@ -8,7 +8,7 @@ import pytest
 from orch_helpers import make_profile, model
 
 from orchbench.config import Complexity, ModelTier, TaskType
-from orchbench.routing import (
+from orchbench.scheduler._routing import (
     Candidate,
     SpeedTracker,
     candidates,

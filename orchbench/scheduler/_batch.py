@@ -3,7 +3,7 @@
 ``asyncio.gather`` over one coroutine per task would start every task at once, only for
 most of them to park on the dispatcher's queue and be woken later: two trips through the
 event loop per task where one does. Here a task that must wait is a lazy request
-(:meth:`~orchbench._dispatch.Dispatcher.request` with a starter) and its asyncio task is
+(:meth:`~orchbench.scheduler._dispatch.Dispatcher.request` with a starter) and its asyncio task is
 created when the dispatcher grants it a slot. The batch's behaviour is ``gather``'s:
 results in submission order, the first exception propagates, and cancelling the batch
 cancels its running tasks and withdraws its waiting ones.
@@ -15,9 +15,9 @@ import asyncio
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from orchbench._attempts import Job
-from orchbench._dispatch import Dispatcher, Waiter
 from orchbench.records import TaskResult
+from orchbench.scheduler._attempts import Job
+from orchbench.scheduler._dispatch import Dispatcher, Waiter
 
 RunJob = Callable[[Job, str | None], Coroutine[Any, Any, TaskResult]]
 """``run(job, slot)``: run a job to its result; ``slot`` is a model already granted."""

@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from orchbench.backends import Backend, GenerateRequest, GenerateResult
 from orchbench.config import ModelConfig
+from orchbench.engine import Backend, GenerateRequest, GenerateResult
 from orchbench.errors import BackendTimeout, ModelNotFound
 
 

@@ -6,11 +6,11 @@ import math
 
 import pytest
 
+from orchbench.calibrate._fit import Observation, Round, fit_calibration, fit_published, golden_min
+from orchbench.calibrate._measure import measurement_plan
 from orchbench.config import HardwareSpec, ModelConfig, Profile
 from orchbench.records import Timings
 from orchbench.sim import ModelParams, PerfModel, default_device_params, stream_rates
-from orchbench.sim._calibrate import measurement_plan
-from orchbench.sim._fit import Observation, Round, fit_calibration, fit_published, golden_min
 from orchbench.sim._model import DECODE, StreamLoad
 from orchbench.sim._params import DeviceParams
 

@@ -1,6 +1,6 @@
 """A fake engine for tests: deterministic latency, text, token counts and failures.
 
-:class:`FakeBackend` is a real implementation of the :class:`~orchbench.backends._base.Backend`
+:class:`FakeBackend` is a real implementation of the :class:`~orchbench.engine.Backend`
 protocol that runs no model. It answers after a configured latency (``asyncio.sleep``,
 so it also runs on the simulator's virtual clock), raises the failures a schedule asks
 for, and records what the scheduler did to it: every call, and the most requests it
@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from orchbench.backends._base import GenerateRequest, GenerateResult
 from orchbench.config import ModelConfig
+from orchbench.engine import GenerateRequest, GenerateResult
 from orchbench.errors import ModelNotFound
 from orchbench.records import Timings
 

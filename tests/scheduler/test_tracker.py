@@ -7,8 +7,12 @@ import json
 import pytest
 
 from orchbench.config import Complexity, ModelConfig, TaskType
-from orchbench.metrics import PerformanceTracker, model_recommendations, performance_report
 from orchbench.records import AttemptRecord, TaskResult, Timings
+from orchbench.scheduler._tracker import (
+    PerformanceTracker,
+    model_recommendations,
+    performance_report,
+)
 
 
 def record(model, start, seconds, *, ok=True, quality=None, task_type=TaskType.CODING, wait=0.0):

@@ -6,10 +6,10 @@ import asyncio
 
 from orch_helpers import make_profile, model, orchestrator
 
-from orchbench.backends._fake import FakeBackend
 from orchbench.config import ModelConfig, TaskType
 from orchbench.records import TaskSpec
 from orchbench.scheduler import run_sync
+from orchbench.testing import FakeBackend
 
 
 def started_prompts(fake: FakeBackend) -> list[str]:

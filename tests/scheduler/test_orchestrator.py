@@ -9,11 +9,12 @@ import logging
 import pytest
 from orch_helpers import make_profile, model, orchestrator
 
-from orchbench.backends._fake import FakeBackend
+from orchbench import get_orchestrator
 from orchbench.config import ModelConfig, TaskType
 from orchbench.errors import BackendBusy, ConfigError
 from orchbench.records import TaskSpec
-from orchbench.scheduler import SchedulerEvent, get_orchestrator, run_sync
+from orchbench.scheduler import SchedulerEvent, run_sync
+from orchbench.testing import FakeBackend
 
 
 def two_models(**settings):

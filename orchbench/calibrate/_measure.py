@@ -1,10 +1,10 @@
 """Calibration: measure a real engine with a short fixed plan, fit, write the file.
 
-The plan (:func:`measurement_plan`) is a few :class:`~orchbench.sim._fit.Round` per
+The plan (:func:`measurement_plan`) is a few :class:`~orchbench.calibrate._fit.Round` per
 model: the load, one stream at one thread (twice), one stream at each thread count up
 to the cores (CPU), several instances or a batch at once, and two models at once. The
-rounds go through the :class:`~orchbench.backends._base.Backend` protocol only, so any
-engine can be calibrated; :func:`~orchbench.sim._fit.fit_calibration` does the rest.
+rounds go through the :class:`~orchbench.engine.Backend` protocol only, so any
+engine can be calibrated; :func:`~orchbench.calibrate._fit.fit_calibration` does the rest.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from orchbench.backends._base import Backend, GenerateRequest, GenerateResult
+from orchbench.calibrate._fit import Observation, Round, fit_calibration
 from orchbench.config import ModelConfig, Profile
+from orchbench.engine import Backend, GenerateRequest, GenerateResult
 from orchbench.errors import ConfigError
 from orchbench.profiles import bundled_profiles_dir, find_profile
-from orchbench.sim._fit import Observation, Round, fit_calibration
 from orchbench.sim._params import CALIBRATION_SUFFIX, Calibration, calibration_path
 
 # A completion-style prompt (base models continue it) that runs to max_tokens.

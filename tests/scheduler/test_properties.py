@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from orch_helpers import ALL_TYPES, make_profile, model, orchestrator
 
-from orchbench.backends._fake import FakeBackend
 from orchbench.errors import BackendError, BackendTimeout, ModelNotFound
 from orchbench.records import TaskSpec
-from orchbench.routing import candidates
 from orchbench.scheduler import run_sync
+from orchbench.scheduler._routing import candidates
+from orchbench.testing import FakeBackend
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NAMES = ["m0", "m1", "m2", "m3"]

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from orch_helpers import make_profile, model, orchestrator
 
-from orchbench.backends._fake import FakeBackend
 from orchbench.scheduler import run_sync
+from orchbench.testing import FakeBackend
 
 
 def one_slot():

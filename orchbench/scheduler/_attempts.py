@@ -15,14 +15,14 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from orchbench._deadlines import Deadlines
-from orchbench._dispatch import GONE, Dispatcher, Waiter
-from orchbench.backends._base import Backend, GenerateRequest, GenerateResult
 from orchbench.config import Complexity, ModelConfig, Profile, TaskType
+from orchbench.engine import Backend, GenerateRequest, GenerateResult
 from orchbench.errors import BackendTimeout
-from orchbench.metrics import PerformanceTracker
 from orchbench.records import AttemptRecord, QualityChecks
-from orchbench.routing import Candidate, SpeedTracker
+from orchbench.scheduler._deadlines import Deadlines
+from orchbench.scheduler._dispatch import GONE, Dispatcher, Waiter
+from orchbench.scheduler._routing import Candidate, SpeedTracker
+from orchbench.scheduler._tracker import PerformanceTracker
 
 logger = logging.getLogger("orchbench")
 Scorer = Callable[..., float]

@@ -1,13 +1,14 @@
 """The multi-model scheduler: route each task, hold the limits, retry, fall back, escalate.
 
->>> from orchbench.backends._fake import FakeBackend
+>>> from orchbench import get_orchestrator
+>>> from orchbench.testing import FakeBackend
 >>> orch = get_orchestrator("embedded", backend=FakeBackend(text="return s[::-1]"))
 >>> result = run_sync(orch.execute_task("coding", "def reverse(s):", "simple"))  # doctest: +SKIP
 
-Life of a task: it is given its candidate models (:mod:`orchbench.routing`) and a priority
-(its own, or the highest among its candidates), then waits in the dispatcher's queue
-(:mod:`orchbench._dispatch`) for a slot on the best free candidate. Each attempt runs the
-backend under a ``default_timeout`` deadline (:mod:`orchbench._attempts`); a timeout or
+Life of a task: it is given its candidate models (:mod:`orchbench.scheduler._routing`) and a
+priority (its own, or the highest among its candidates), then waits in the dispatcher's queue
+(:mod:`orchbench.scheduler._dispatch`) for a slot on the best free candidate. Each attempt runs the
+backend under a ``default_timeout`` deadline (:mod:`orchbench.scheduler._attempts`); a timeout or
 engine error is retried on the same model up to ``retry_attempts`` times with exponential
 backoff (the slot is given back while it waits), a non-retryable error (e.g. a model that
 is not installed) moves on at once, and then the next candidate is tried. A successful
@@ -15,7 +16,7 @@ answer is scored (:mod:`orchbench.quality`); below ``quality_threshold``, with
 ``escalate_on_low_quality``, one try on a stronger tier is made and the better answer kept.
 Every task ends with exactly one :class:`~orchbench.records.TaskResult`. A batch
 (:meth:`Orchestrator.execute_parallel_tasks`) creates each task's asyncio task only when
-it gets its slot (:mod:`orchbench._batch`), which keeps the scheduler's overhead low.
+it gets its slot (:mod:`orchbench.scheduler._batch`), which keeps the scheduler's overhead low.
 
 Only ``loop.time()``, ``loop.call_at`` and ``asyncio.sleep`` measure time, so the same
 code runs on the simulator's virtual clock.
@@ -27,19 +28,28 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
-from orchbench._attempts import AttemptRunner, Job, Scorer, failure_message
-from orchbench._batch import run_batch
-from orchbench._dispatch import GONE, Dispatcher
-from orchbench.backends._base import Backend, GenerateResult
 from orchbench.config import Complexity, ModelConfig, Profile, Settings, TaskType
+from orchbench.engine import Backend, GenerateResult
 from orchbench.errors import ConfigError
-from orchbench.metrics import PerformanceTracker, model_recommendations, performance_report
 from orchbench.records import AttemptRecord, QualityChecks, TaskResult, TaskSpec
-from orchbench.routing import Candidate, SpeedTracker, candidates, default_complexity, stronger_than
+from orchbench.scheduler._attempts import AttemptRunner, Job, Scorer, failure_message
+from orchbench.scheduler._batch import run_batch
+from orchbench.scheduler._dispatch import GONE, Dispatcher
+from orchbench.scheduler._routing import (
+    Candidate,
+    SpeedTracker,
+    candidates,
+    default_complexity,
+    stronger_than,
+)
+from orchbench.scheduler._tracker import (
+    PerformanceTracker,
+    model_recommendations,
+    performance_report,
+)
 
 logger = logging.getLogger("orchbench")
 T = TypeVar("T")
@@ -355,36 +365,10 @@ class Orchestrator:
         await self.close()
 
 
-def get_orchestrator(
-    profile: str | Path | Profile = "embedded", backend: Backend | str | None = None
-) -> Orchestrator:
-    """A fresh orchestrator for a profile (name, path or object, copied: no shared state).
-
-    ``backend``: an engine object, a kind (``"embedded"``, ``"ollama"``, ``"sim"``,
-    ``"auto"``, ...), or ``None`` for the profile's own ``backend.kind``.
-    """
-    if isinstance(profile, Profile):
-        loaded = profile.model_copy(deep=True)
-    else:
-        from orchbench.profiles import load_profile
-
-        loaded = load_profile(profile)
-    if backend is None or isinstance(backend, str):
-        from orchbench.backends import make_backend, resolve_backend_kind
-
-        kind = backend or loaded.backend.kind
-        if kind == "auto":
-            kind, reason = resolve_backend_kind(loaded, "auto")
-            if reason:
-                logger.warning("backend auto -> %s: %s", kind, reason)
-        backend = make_backend(kind, host=loaded.backend.host, profile=loaded)
-    return Orchestrator(loaded, backend)
-
-
 def run_sync(awaitable: Awaitable[T]) -> T:
     """Run a coroutine to completion from synchronous code (a script, a notebook cell).
 
-    >>> run_sync(get_orchestrator("embedded").execute_task("coding", "def f():"))  # doctest: +SKIP
+    >>> run_sync(orch.execute_task("coding", "def f():"))  # doctest: +SKIP
     """
 
     async def main() -> T:

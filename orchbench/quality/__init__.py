@@ -1,0 +1,33 @@
+"""Quality scoring of model answers, with model code run only in an isolated sandbox.
+
+>>> from orchbench.quality import score               # doctest: +SKIP
+"""
+
+from orchbench.quality._sandbox import TestOutcome, run_tests
+from orchbench.quality._scoring import (
+    CUT_OFF_FACTOR,
+    WEIGHTS,
+    QualityReport,
+    evaluate,
+    extract_code,
+    score,
+    score_contains,
+    score_parse,
+    score_structure,
+    score_substance,
+)
+
+__all__ = [
+    "CUT_OFF_FACTOR",
+    "WEIGHTS",
+    "QualityReport",
+    "TestOutcome",
+    "evaluate",
+    "extract_code",
+    "run_tests",
+    "score",
+    "score_contains",
+    "score_parse",
+    "score_structure",
+    "score_substance",
+]
