@@ -9,10 +9,12 @@ Loading and saving profiles as TOML lives in :mod:`orchbench.profiles`.
 
 from __future__ import annotations
 
+import math
+import re
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class TaskType(StrEnum):
@@ -151,6 +153,126 @@ class Route(_Strict):
     """The typical complexity of this task type, used when a task does not say."""
 
 
+KvCacheType = Literal["f16", "q8_0", "q4_0"]
+KV_CACHE_BYTES: dict[str, float] = {"f16": 2.0, "q8_0": 1.0, "q4_0": 0.5}
+"""Bytes per KV-cache element: Ollama's fs/ggml/ggml.go ``kvCacheBytesPerElement``."""
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h))+$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def keep_alive_seconds(value: str | int | float) -> float:
+    """Seconds a ``keep_alive`` keeps an idle model loaded; ``math.inf`` when negative.
+
+    Parsed as Ollama's envconfig.KeepAlive does: a Go duration (``"5m"``, ``"1h30m"``)
+    or a bare number of seconds; negative means forever, 0 unloads at once.
+    Raises ``ValueError`` on anything else.
+
+    >>> keep_alive_seconds("1h30m"), keep_alive_seconds(-1), keep_alive_seconds("0")
+    (5400.0, inf, 0.0)
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        text = str(value).strip()
+        sign = -1.0 if text.startswith("-") else 1.0
+        text = text.lstrip("+-")
+        if re.fullmatch(r"\d+", text):
+            seconds = sign * float(text)
+        elif _DURATION.fullmatch(text):
+            parts = _DURATION_PART.findall(text)
+            seconds = sign * sum(float(n) * _UNIT_S[u] for n, u in parts)
+        else:
+            raise ValueError(
+                f"{value!r} is not a duration: use Go syntax like '5m', '1h30m', '300s', "
+                "a number of seconds, or -1 for forever"
+            )
+    return math.inf if seconds < 0 else seconds
+
+
+class ServerSettings(_Strict):
+    """The Ollama server a profile assumes: its ``OLLAMA_*`` environment variables.
+
+    Each field is the variable's name without the prefix (``num_parallel`` is
+    ``OLLAMA_NUM_PARALLEL``). ``None`` means "not set", which Ollama resolves from the
+    hardware; :meth:`resolved` fills those in. Defaults checked against Ollama's source
+    at commit fb30760 (2026-08-21):
+
+    - num_parallel 1, max_queue 512: envconfig/config.go ``NumParallel``, ``MaxQueue``.
+    - max_loaded_models: envconfig ``MaxRunners`` defaults to 0 = automatic, which
+      server/sched.go ``processPending`` turns into ``defaultModelsPerGPU`` (3) × GPUs
+      (at least one, so 3 on a CPU-only machine).
+    - keep_alive 5m: envconfig ``KeepAlive`` (negative: forever; bare numbers: seconds).
+    - context_length: envconfig ``ContextLength`` defaults to 0 = by total VRAM, in
+      server/routes.go ``Serve``: >= 47 GiB → 262144, >= 23 GiB → 32768, else 4096.
+    - kv_cache_type: envconfig ``KvCacheType``, empty = f16; llm/llama_server.go passes it
+      as ``--cache-type-k/-v``; bytes per element from fs/ggml ``kvCacheBytesPerElement``.
+    - flash_attention, sched_spread: envconfig booleans, off unless set.
+    """
+
+    num_parallel: int = Field(default=1, ge=1, le=64)
+    """Parallel requests per loaded model, one value for every model."""
+    max_loaded_models: int | None = Field(default=None, ge=1, le=64)
+    """Models loaded at once; ``None``: 3 per GPU (3 on a CPU-only machine)."""
+    max_queue: int = Field(default=512, ge=1)
+    """Requests waiting in the server beyond which it answers 503 "server busy"."""
+    keep_alive: str | int = "5m"
+    """How long an idle model stays loaded (Go duration or seconds; negative: forever)."""
+    context_length: int | None = Field(default=None, gt=0)
+    """Context of requests that set no ``num_ctx``; ``None``: by VRAM (4k / 32k / 256k)."""
+    flash_attention: bool = False
+    kv_cache_type: KvCacheType = "f16"
+    """KV-cache element type: f16 (2 bytes), q8_0 (1), q4_0 (0.5)."""
+    sched_spread: bool = False
+    """Spread every model across all GPUs (only matters with more than one)."""
+
+    @field_validator("keep_alive")
+    @classmethod
+    def _check_keep_alive(cls, value: str | int) -> str | int:
+        keep_alive_seconds(value)  # ValueError names the valid forms
+        return value
+
+    def resolved(self, hardware: HardwareSpec) -> ServerSettings:
+        """A copy with every ``None`` replaced by what Ollama would use on ``hardware``."""
+        return self.model_copy(
+            update={
+                "max_loaded_models": self.max_loaded_models or default_max_loaded_models(hardware),
+                "context_length": self.context_length or default_context_length(hardware),
+            }
+        )
+
+    def env(self, hardware: HardwareSpec | None = None) -> dict[str, str]:
+        """The ``OLLAMA_*`` variables that start a server with these settings."""
+        settings = self.resolved(hardware) if hardware is not None else self
+        out: dict[str, str] = {}
+        for field, value in settings.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                value = "1" if value else "0"
+            out[f"OLLAMA_{field.upper()}"] = str(value)
+        return out
+
+
+def default_max_loaded_models(hardware: HardwareSpec) -> int:
+    """Ollama's automatic OLLAMA_MAX_LOADED_MODELS: 3 x GPUs, 3 without one (sched.go)."""
+    gpus = 1 if hardware.kind == "gpu" and hardware.vram_gb > 0 else 0
+    return 3 * max(gpus, 1)
+
+
+def default_context_length(hardware: HardwareSpec) -> int:
+    """Ollama's default context by total VRAM (server/routes.go ``Serve``).
+
+    ``vram_gb`` is the vendor's GB, which for VRAM is GiB: 24 → 32768, 10 → 4096.
+    """
+    vram = hardware.vram_gb if hardware.kind == "gpu" else 0.0
+    if vram >= 47:
+        return 262144
+    if vram >= 23:
+        return 32768
+    return 4096
+
+
 class BackendSpec(_Strict):
     """Which engine a profile runs on by default, and where it listens."""
 
@@ -168,6 +290,8 @@ class Profile(_Strict):
     description: str = ""
     hardware: HardwareSpec
     backend: BackendSpec = Field(default_factory=BackendSpec)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    """The Ollama server settings the profile assumes (``[server]``)."""
     settings: Settings = Field(default_factory=Settings)
     models: dict[str, ModelConfig] = Field(min_length=1)
     routing: dict[TaskType, Route] = Field(default_factory=dict)

@@ -3,7 +3,12 @@
 The estimate is the one Ollama's scheduler makes, from FACTS.md::
 
     need = weights file + KV cache + runner overhead
-    KV cache = 2 (K and V) x layers x kv_heads x head_dim x num_ctx x slots x 2 bytes (f16)
+    KV cache = 2 (K and V) x layers x kv_heads x head_dim x num_ctx x slots x bytes/element
+
+On an Ollama server ``slots`` is the profile's ``[server] num_parallel`` for *every*
+loaded model (Ollama reserves KV for ``num_parallel x num_ctx`` in each runner), and
+the bytes per element follow ``[server] kv_cache_type`` (f16 2, q8_0 1, q4_0 0.5). For
+the embedded engine ``slots`` is the model's ``concurrent_limit`` (its instances).
 
 Units: model sizes are decimal GB (10^9 bytes, as ``ollama list`` prints them);
 hardware memory is given as the vendor states it, which for GPUs and DIMMs is really
@@ -23,7 +28,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from orchbench.config import HardwareSpec, ModelConfig, Profile
+from orchbench.config import (
+    KV_CACHE_BYTES,
+    HardwareSpec,
+    ModelConfig,
+    Profile,
+    ServerSettings,
+    default_context_length,
+)
 from orchbench.errors import ConfigError
 
 GIB_IN_GB = 1.073741824
@@ -32,42 +44,58 @@ USABLE_FRACTION = {"gpu": 0.95, "cpu": 0.75}
 """Share of the hardware's memory the models may use (the rest: driver, display, OS)."""
 KV_BYTES_PER_ELEMENT = 2
 """f16 KV cache, Ollama's and llama.cpp's default."""
+SERVER_KINDS = ("ollama", "auto", "sim")
+"""Backend kinds whose models run on an Ollama-like server described by ``[server]``."""
 MAX_SLOTS = 64
 """Upper bound of :attr:`ModelConfig.concurrent_limit`."""
 
 
-def default_num_ctx(hardware: HardwareSpec) -> int:
-    """The context Ollama uses when a request sets none: 4096 below 23 GiB of VRAM, else 32768."""
-    return 4096 if hardware.vram_gb < 23 else 32768
+def default_num_ctx(hardware: HardwareSpec, server: ServerSettings | None = None) -> int:
+    """The context Ollama uses when a request sets none: ``[server] context_length``, else
+    by VRAM (:func:`orchbench.config.default_context_length`: 4096 / 32768 / 262144)."""
+    if server is not None and server.context_length is not None:
+        return server.context_length
+    return default_context_length(hardware)
 
 
-def context_of(model: ModelConfig, hardware: HardwareSpec | None = None) -> int:
+def context_of(
+    model: ModelConfig,
+    hardware: HardwareSpec | None = None,
+    server: ServerSettings | None = None,
+) -> int:
     """The context window a model runs with: ``num_ctx`` (Ollama), ``n_ctx`` (embedded GGUF),
-    or the server's default."""
-    if model.num_ctx is not None:
-        return model.num_ctx
-    if model.gguf is not None or hardware is None:
-        return model.n_ctx
-    return default_num_ctx(hardware)
+    or the server's default. Ollama caps it at the model's trained ``context_length``
+    (llm/server.go ``NewLlamaServer``)."""
+    if model.gguf is not None or (hardware is None and model.num_ctx is None):
+        return model.num_ctx or model.n_ctx
+    ctx = model.num_ctx
+    if ctx is None:
+        ctx = default_num_ctx(hardware, server) if hardware is not None else model.n_ctx
+    if model.context_length is not None:
+        ctx = min(ctx, model.context_length)
+    return ctx
 
 
-def kv_bytes_per_token(model: ModelConfig) -> tuple[float, bool]:
+def kv_bytes_per_token(model: ModelConfig, kv_cache_type: str = "f16") -> tuple[float, bool]:
     """KV-cache bytes one token of context costs, and whether that is exact.
 
     Exact when ``n_layers``, ``n_kv_heads`` and ``head_dim`` are known. Otherwise a
     guess from ``params_b``: a grouped-query 7B model's 128 KiB per token, scaled by
     size (older models without GQA need up to 4x more, so treat it as a lower bound).
     """
+    scale = KV_CACHE_BYTES[kv_cache_type] / KV_BYTES_PER_ELEMENT
     if model.n_layers and model.n_kv_heads and model.head_dim:
         exact = 2 * model.n_layers * model.n_kv_heads * model.head_dim * KV_BYTES_PER_ELEMENT
-        return float(exact), True
+        return float(exact) * scale, True
     params = model.params_b if model.params_b is not None else 7.0
-    return 131072.0 * params / 7.0, False
+    return 131072.0 * params / 7.0 * scale, False
 
 
-def kv_cache_gb(model: ModelConfig, num_ctx: int, num_parallel: int = 1) -> float:
+def kv_cache_gb(
+    model: ModelConfig, num_ctx: int, num_parallel: int = 1, kv_cache_type: str = "f16"
+) -> float:
     """GB of KV cache for ``num_parallel`` slots of ``num_ctx`` tokens each."""
-    per_token, _ = kv_bytes_per_token(model)
+    per_token, _ = kv_bytes_per_token(model, kv_cache_type)
     return per_token * num_ctx * num_parallel / 1e9
 
 
@@ -103,7 +131,10 @@ def runner_overhead_gb(model: ModelConfig) -> float:
 
 
 def estimate_vram_gb(
-    model: ModelConfig, num_ctx: int | None = None, num_parallel: int | None = None
+    model: ModelConfig,
+    num_ctx: int | None = None,
+    num_parallel: int | None = None,
+    kv_cache_type: str = "f16",
 ) -> float:
     """GB a model needs loaded with ``num_parallel`` slots of ``num_ctx`` tokens.
 
@@ -117,13 +148,16 @@ def estimate_vram_gb(
     """
     ctx = num_ctx if num_ctx is not None else context_of(model)
     slots = num_parallel if num_parallel is not None else model.concurrent_limit
-    return weights_gb(model) + kv_cache_gb(model, ctx, slots) + runner_overhead_gb(model)
+    kv = kv_cache_gb(model, ctx, slots, kv_cache_type)
+    return weights_gb(model) + kv + runner_overhead_gb(model)
 
 
-def max_slots(model: ModelConfig, num_ctx: int, usable_gb: float) -> int:
-    """The largest number of slots (``concurrent_limit``) that fits ``usable_gb``; 0 if none."""
+def max_slots(
+    model: ModelConfig, num_ctx: int, usable_gb: float, kv_cache_type: str = "f16"
+) -> int:
+    """The largest number of slots (``num_parallel``) that fits ``usable_gb``; 0 if none."""
     spare = usable_gb - weights_gb(model) - runner_overhead_gb(model)
-    per_slot = kv_cache_gb(model, num_ctx, 1)
+    per_slot = kv_cache_gb(model, num_ctx, 1, kv_cache_type)
     if spare < per_slot:
         return 0
     return min(MAX_SLOTS, int(spare / per_slot))
@@ -141,7 +175,7 @@ class ModelPlan:
     overhead_gb: float
     need_gb: float
     max_slots: int
-    """Largest ``concurrent_limit`` that fits the usable memory with this model alone."""
+    """Most slots that fit the usable memory with this model alone."""
     fits_alone: bool
     kv_exact: bool
     """False when the KV cache was guessed because the model's shape is not in the profile."""
@@ -159,8 +193,13 @@ class Plan:
     total_gb: float
     fits_together: bool
     server_parallel: int | None
-    """For Ollama: the ``OLLAMA_NUM_PARALLEL`` these limits ask for (one value for all models)."""
+    """For Ollama: ``[server] num_parallel``, the slots reserved in every loaded model."""
     warnings: tuple[str, ...]
+    server: ServerSettings | None = None
+    """For Ollama: the profile's ``[server]`` with Ollama's defaults filled in."""
+    fits_loaded: int = 0
+    """How many of the models (file order) stay loaded together within memory and
+    ``max_loaded_models``."""
 
     def model(self, name: str) -> ModelPlan:
         """The plan of one model, by name (KeyError if absent)."""
@@ -183,19 +222,31 @@ def capacity_of(hardware: HardwareSpec) -> tuple[Literal["vram", "ram"], float, 
     return "ram", capacity, capacity * USABLE_FRACTION["cpu"]
 
 
+def uses_server(profile: Profile) -> bool:
+    """Whether ``profile``'s models run on an Ollama-like server (its ``[server]`` applies)."""
+    return profile.backend.kind in SERVER_KINDS and not all(
+        m.gguf is not None for m in profile.models.values()
+    )
+
+
 def memory_plan(profile: Profile) -> Plan:
     """Plan the memory of every model in ``profile`` on its hardware.
 
-    Raises :class:`ConfigError` when a model has neither ``size_gb`` nor ``params_b``.
+    On an Ollama server every model reserves ``[server] num_parallel`` slots of its
+    context, with ``kv_cache_type``'s bytes; elsewhere each model has its
+    ``concurrent_limit`` slots. Raises :class:`ConfigError` when a model has neither
+    ``size_gb`` nor ``params_b``.
     """
     memory, capacity, usable = capacity_of(profile.hardware)
-    plans = [_plan_model(m, profile.hardware, usable) for m in profile.models.values()]
+    server = profile.server.resolved(profile.hardware) if uses_server(profile) else None
+    plans = [_plan_model(m, profile.hardware, usable, server) for m in profile.models.values()]
     total = sum(p.need_gb for p in plans)
-    warnings = [w for m in profile.models.values() for w in _model_warnings(m, profile.hardware)]
+    warnings = [w for m in profile.models.values() for w in _model_warnings(m, profile, server)]
     for plan in plans:
         if not plan.fits_alone:
+            knob = "[server] num_parallel" if server else "concurrent_limit"
             hint = (
-                f"lower concurrent_limit to {plan.max_slots}"
+                f"lower {knob} to {plan.max_slots}"
                 if plan.max_slots
                 else "it does not fit even with one slot: use a smaller model or num_ctx"
             )
@@ -203,16 +254,20 @@ def memory_plan(profile: Profile) -> Plan:
                 f"{plan.name}: needs {plan.need_gb:.1f} GB with {plan.slots} slot(s) of "
                 f"{plan.num_ctx} tokens, {usable:.1f} GB usable: {hint}"
             )
-    fits_together = total <= usable
+    limit = server.max_loaded_models if server and server.max_loaded_models else len(plans)
+    fits_loaded, used = 0, 0.0
+    for plan in plans:
+        if fits_loaded >= limit or used + plan.need_gb > usable:
+            break
+        fits_loaded, used = fits_loaded + 1, used + plan.need_gb
+    fits_together = total <= usable and len(plans) <= limit
     if not fits_together:
         warnings.append(
-            f"all models together need {total:.1f} GB of {usable:.1f} GB usable: they cannot "
-            "stay loaded at once, so the server swaps them and load time counts in the run"
+            f"all models together need {total:.1f} GB of {usable:.1f} GB usable"
+            + (f" and {len(plans)} > max_loaded_models {limit}" if len(plans) > limit else "")
+            + ": they cannot stay loaded at once, so the server swaps them and load time "
+            "counts in the run"
         )
-    server_parallel = None
-    if profile.backend.kind in ("ollama", "auto", "sim"):
-        server_parallel = max(m.concurrent_limit for m in profile.models.values())
-        warnings.extend(_server_parallel_warnings(profile, server_parallel, usable))
     return Plan(
         profile=profile.name,
         memory=memory,
@@ -221,38 +276,51 @@ def memory_plan(profile: Profile) -> Plan:
         models=tuple(plans),
         total_gb=total,
         fits_together=fits_together,
-        server_parallel=server_parallel,
+        server_parallel=server.num_parallel if server else None,
         warnings=tuple(warnings),
+        server=server,
+        fits_loaded=fits_loaded,
     )
 
 
-def _plan_model(model: ModelConfig, hardware: HardwareSpec, usable: float) -> ModelPlan:
-    ctx = context_of(model, hardware)
+def _plan_model(
+    model: ModelConfig, hardware: HardwareSpec, usable: float, server: ServerSettings | None
+) -> ModelPlan:
+    ctx = context_of(model, hardware, server)
+    slots = server.num_parallel if server else model.concurrent_limit
+    kv_type = server.kv_cache_type if server else "f16"
     weights = weights_gb(model)
-    kv = kv_cache_gb(model, ctx, model.concurrent_limit)
+    kv = kv_cache_gb(model, ctx, slots, kv_type)
     overhead = runner_overhead_gb(model)
     need = weights + kv + overhead
     return ModelPlan(
         name=model.name,
         num_ctx=ctx,
-        slots=model.concurrent_limit,
+        slots=slots,
         weights_gb=weights,
         kv_gb=kv,
         overhead_gb=overhead,
         need_gb=need,
-        max_slots=max_slots(model, ctx, usable),
+        max_slots=max_slots(model, ctx, usable, kv_type),
         fits_alone=need <= usable,
         kv_exact=kv_bytes_per_token(model)[1],
     )
 
 
-def _model_warnings(model: ModelConfig, hardware: HardwareSpec) -> list[str]:
-    ctx = context_of(model, hardware)
+def _model_warnings(
+    model: ModelConfig, profile: Profile, server: ServerSettings | None
+) -> list[str]:
+    ctx = context_of(model, profile.hardware, server)
     out = []
-    if model.context_length is not None and ctx > model.context_length:
+    if server is not None and model.concurrent_limit > server.num_parallel:
         out.append(
-            f"{model.name}: num_ctx {ctx} is above the {model.context_length} tokens it was "
-            "trained for; the extra KV cache is memory spent for nothing"
+            f"{model.name}: concurrent_limit {model.concurrent_limit} > [server] num_parallel "
+            f"{server.num_parallel}: the extra requests only wait in Ollama's queue"
+        )
+    if model.context_length is not None and (model.num_ctx or 0) > model.context_length:
+        out.append(
+            f"{model.name}: num_ctx {model.num_ctx} is above the {model.context_length} tokens "
+            f"it was trained for; Ollama runs it with {model.context_length}"
         )
     if model.max_tokens >= ctx:
         out.append(
@@ -263,24 +331,6 @@ def _model_warnings(model: ModelConfig, hardware: HardwareSpec) -> list[str]:
         out.append(
             f"{model.name}: n_layers/n_kv_heads/head_dim unknown, KV cache guessed from params_b"
         )
-    return out
-
-
-def _server_parallel_warnings(profile: Profile, parallel: int, usable: float) -> list[str]:
-    # Ollama reserves KV for OLLAMA_NUM_PARALLEL slots in *every* model it loads,
-    # whatever the client's own limit for that model is.
-    out = []
-    for model in profile.models.values():
-        if model.concurrent_limit == parallel:
-            continue
-        need = estimate_vram_gb(model, context_of(model, profile.hardware), parallel)
-        if need > usable:
-            out.append(
-                f"{model.name}: with OLLAMA_NUM_PARALLEL={parallel} (the largest limit here) "
-                f"Ollama reserves {parallel} slots for it, {need:.1f} GB > {usable:.1f} GB "
-                "usable, and spills layers to the CPU; lower the other models' limits or "
-                "its num_ctx"
-            )
     return out
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from pydantic import ValidationError
 
@@ -13,8 +15,10 @@ from orchbench.config import (
     ModelTier,
     Profile,
     Route,
+    ServerSettings,
     Settings,
     TaskType,
+    keep_alive_seconds,
 )
 
 
@@ -119,3 +123,58 @@ def test_reference_problems_carry_their_field_paths() -> None:
 def test_name_must_match_key() -> None:
     with pytest.raises(ValidationError, match="must equal its key"):
         _profile(models={"a": {"name": "b", "task_types": ["coding"], "tier": "fast"}})
+
+
+def _hardware(vram_gb: float, kind: str = "gpu") -> HardwareSpec:
+    return HardwareSpec(
+        name="h", kind=kind, vram_gb=vram_gb, bandwidth_gbs=1, ram_gb=1, cpu_cores=1
+    )
+
+
+def test_server_defaults_are_ollamas() -> None:
+    server = ServerSettings()
+    assert (server.num_parallel, server.max_queue, server.keep_alive) == (1, 512, "5m")
+    assert server.kv_cache_type == "f16" and not server.flash_attention
+    assert server.max_loaded_models is None and server.context_length is None
+    # Resolved per machine as Ollama does it: 3 models per GPU, context by total VRAM.
+    assert server.resolved(_hardware(10)).context_length == 4096
+    assert server.resolved(_hardware(24)).context_length == 32768
+    assert server.resolved(_hardware(32)).context_length == 32768
+    assert server.resolved(_hardware(48)).context_length == 262144
+    assert server.resolved(_hardware(0, "cpu")).context_length == 4096
+    assert server.resolved(_hardware(0, "cpu")).max_loaded_models == 3
+    assert server.resolved(_hardware(24)).max_loaded_models == 3
+    assert ServerSettings(max_loaded_models=2).resolved(_hardware(24)).max_loaded_models == 2
+
+
+def test_server_env_names_ollamas_variables() -> None:
+    env = ServerSettings(num_parallel=4, flash_attention=True).env(_hardware(24))
+    assert env["OLLAMA_NUM_PARALLEL"] == "4" and env["OLLAMA_FLASH_ATTENTION"] == "1"
+    assert env["OLLAMA_MAX_LOADED_MODELS"] == "3" and env["OLLAMA_CONTEXT_LENGTH"] == "32768"
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("5m", 300.0), ("1h30m", 5400.0), ("90", 90.0), (0, 0.0), (-1, math.inf), ("-1m", math.inf)],
+)
+def test_keep_alive_parses_like_ollama(value: str | int, seconds: float) -> None:
+    assert keep_alive_seconds(value) == seconds
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("keep_alive", "5 min", "not a duration"),
+        ("kv_cache_type", "q5_1", "q8_0"),
+        ("num_parallel", 0, "greater than or equal to 1"),
+    ],
+)
+def test_bad_server_values_are_refused(field: str, value: object, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        ServerSettings(**{field: value})
+
+
+def test_profile_has_server_table() -> None:
+    profile = _profile(server={"num_parallel": 2})
+    assert profile.server.num_parallel == 2
+    assert _profile().server == ServerSettings()

@@ -78,7 +78,10 @@ def test_rtx4090_plan() -> None:
     assert any("swaps" in w for w in plan.warnings)
     big = plan.model("deepseek-coder:33b")
     assert big.weights_gb == 18.8 and big.max_slots >= big.slots
-    assert plan.server_parallel == 4
+    assert plan.server_parallel == 1  # Ollama's default, made explicit in the profile
+    assert all(m.slots == 1 for m in plan.models)
+    assert plan.server is not None and plan.server.context_length == 32768
+    assert plan.fits_loaded == 3  # two 7B + one 13B, then the other 13B does not fit
     assert plan.to_dict()["models"][0]["name"] == "llama2:7b-chat"
 
 
@@ -90,13 +93,47 @@ def test_cpu_profile_plans_ram() -> None:
 
 def test_plan_flags_a_model_that_does_not_fit() -> None:
     profile = load_profile("rtx3080")
-    profile.models["codellama:13b-instruct"].concurrent_limit = 4
+    profile.server.num_parallel = 4
     plan = memory_plan(profile)
-    entry = plan.model("codellama:13b-instruct")
-    assert not entry.fits_alone
-    assert any("lower concurrent_limit to" in w for w in plan.warnings)
-    # Ollama reserves OLLAMA_NUM_PARALLEL slots in every model: the other 13B suffers too.
-    assert any("llama2:13b-chat: with OLLAMA_NUM_PARALLEL=4" in w for w in plan.warnings)
+    # Ollama reserves num_parallel slots in every model: both 13B models suffer.
+    for name in ("codellama:13b-instruct", "llama2:13b-chat"):
+        entry = plan.model(name)
+        assert entry.slots == 4 and not entry.fits_alone
+    assert any("lower [server] num_parallel to 1" in w for w in plan.warnings)
+
+
+def test_plan_reserves_num_parallel_slots_with_the_kv_cache_type() -> None:
+    profile = load_profile("rtx4090")
+    name = "llama2:7b-chat"
+    f16 = memory_plan(profile).model(name)
+    profile.server.num_parallel = 4
+    four = memory_plan(profile).model(name)
+    assert four.kv_gb == pytest.approx(4 * f16.kv_gb)
+    profile.server.kv_cache_type = "q8_0"
+    assert memory_plan(profile).model(name).kv_gb == pytest.approx(2 * f16.kv_gb)
+    profile.server.kv_cache_type = "q4_0"
+    assert memory_plan(profile).model(name).kv_gb == pytest.approx(f16.kv_gb)
+
+
+def test_client_limit_above_num_parallel_is_flagged() -> None:
+    profile = load_profile("rtx4090")
+    profile.models["mistral:7b-instruct"].concurrent_limit = 4
+    warnings = memory_plan(profile).warnings
+    assert any(
+        "mistral:7b-instruct: concurrent_limit 4 > [server] num_parallel 1" in w for w in warnings
+    )
+
+
+def test_context_defaults_follow_ollama() -> None:
+    profile = load_profile("rtx4090")
+    model = profile.models["mistral:7b-instruct"]
+    model.num_ctx = None
+    assert memory_plan(profile).model(model.name).num_ctx == 32768  # 24 GiB card
+    profile.server.context_length = 8192
+    assert memory_plan(profile).model(model.name).num_ctx == 8192
+    llama = profile.models["llama2:7b-chat"]
+    llama.num_ctx = None  # trained on 4096: Ollama caps the default there
+    assert memory_plan(profile).model(llama.name).num_ctx == 4096
 
 
 def test_plan_warns_about_context_beyond_training() -> None:

@@ -145,9 +145,11 @@ def show_profile(
 def plan_lines(plan: Plan) -> list[str]:
     """The memory plan as plain lines (used as TOML comments by ``show``, and by ``doctor``)."""
     label = "VRAM" if plan.memory == "vram" else "RAM"
-    lines = [
+    kv_type = plan.server.kv_cache_type if plan.server else "f16"
+    lines = server_lines(plan)
+    lines += [
         f"memory plan: {label} {plan.capacity_gb:.1f} GB, {plan.usable_gb:.1f} GB usable "
-        "(decimal GB; weights + f16 KV cache x slots + runner overhead)",
+        f"(decimal GB; weights + {kv_type} KV cache x slots + runner overhead)",
         "",
         f"{'model':<26} {'ctx':>6} {'slots':>5} {'weights':>8} {'kv':>6} {'need':>6} "
         f"{'max slots':>9}",
@@ -161,10 +163,27 @@ def plan_lines(plan: Plan) -> list[str]:
         )
     together = "yes" if plan.fits_together else "no"
     lines += ["", f"all models loaded at once: {plan.total_gb:.1f} GB, fits: {together}"]
-    if plan.server_parallel is not None:
-        lines.append(f"OLLAMA_NUM_PARALLEL these limits ask for: {plan.server_parallel}")
+    if plan.server is not None and not plan.fits_together:
+        lines.append(f"models that stay loaded together (file order): {plan.fits_loaded}")
     lines += [f"warning: {w}" for w in plan.warnings]
     return lines
+
+
+def server_lines(plan: Plan) -> list[str]:
+    """The Ollama server settings the plan assumes (empty when no server is involved)."""
+    server = plan.server
+    if server is None:
+        return []
+    env = " ".join(f"{k}={v}" for k, v in server.env().items())
+    return [
+        f"server (Ollama, [server] with its defaults filled in): num_parallel "
+        f"{server.num_parallel} (slots in every loaded model), max_loaded_models "
+        f"{server.max_loaded_models}, max_queue {server.max_queue}, keep_alive "
+        f"{server.keep_alive}, context_length {server.context_length}, kv_cache_type "
+        f"{server.kv_cache_type}, flash_attention {server.flash_attention}",
+        f"start it with: {env} ollama serve",
+        "",
+    ]
 
 
 def detect_machine(

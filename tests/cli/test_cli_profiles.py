@@ -49,6 +49,8 @@ def test_show_prints_loadable_toml_with_the_plan(
     out = capsys.readouterr().out
     assert "# memory plan: VRAM 25.8 GB" in out
     assert "deepseek-coder:33b" in out and "fits: no" in out
+    assert "# server (Ollama, [server] with its defaults filled in): num_parallel 1" in out
+    assert "OLLAMA_NUM_PARALLEL=1 OLLAMA_MAX_LOADED_MODELS=3" in out
     data = tomllib.loads(out)  # the plan is in comments: the output is a valid profile
     assert data["hardware"]["bandwidth_gbs"] == 936  # extends resolved
     copy = tmp_path / "copy.toml"
