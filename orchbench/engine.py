@@ -15,12 +15,19 @@ Contract every backend keeps (checked by ``tests/backends/contract.py``):
 - ``warmup`` loads a model so that the next request does not pay load time; it returns
   the load seconds it measured (0.0 if already loaded).
 - ``close`` releases everything; a closed backend is not used again.
+
+Every engine class also states what it is, as class attributes (its *capabilities*):
+``measured`` (its timings come from a real engine, not a model of one), ``virtual_clock``
+(it must run on :func:`orchbench.sim.run_virtual`'s loop) and ``streams_tokens`` (it
+reports a measured time to first token). Code asks these, never the engine's name:
+:func:`is_measured` is the one rule for "measured or simulated".
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from orchbench.config import ModelConfig
 from orchbench.records import Timings
@@ -55,6 +62,12 @@ class Backend(Protocol):
     """An engine that generates completions. ``name`` labels every record it produces."""
 
     name: str
+    measured: ClassVar[bool]
+    """True when the timings are measured on a real engine (False: simulated or faked)."""
+    virtual_clock: ClassVar[bool]
+    """True when the engine only works on the simulator's virtual-clock event loop."""
+    streams_tokens: ClassVar[bool]
+    """True when the engine measures the time to first token of each request."""
 
     async def generate(self, request: GenerateRequest) -> GenerateResult:
         """Generate a completion; see the module docstring for the error contract."""
@@ -71,3 +84,29 @@ class Backend(Protocol):
     async def close(self) -> None:
         """Release connections, threads and loaded models."""
         ...
+
+
+def engine_measured(backend: object) -> bool:
+    """Whether ``backend`` (an engine or engine class) produces measured numbers.
+
+    An engine that does not state ``measured`` counts as not measured: orchbench never
+    claims a measurement it cannot vouch for.
+    """
+    return bool(getattr(backend, "measured", False))
+
+
+def on_virtual_clock(backend: object) -> bool:
+    """Whether ``backend`` (an engine or engine class) must run on the virtual clock."""
+    return bool(getattr(backend, "virtual_clock", False))
+
+
+def is_measured(source: Mapping[str, Any] | object) -> bool:
+    """The one rule for "measured or simulated", used by every table, page and report.
+
+    ``source`` is a stored document (a run's ``summary.json``, a tuning trial's
+    attributes: its ``"measured"`` field decides, and a document without one is *not*
+    measured) or an engine (its ``measured`` capability decides).
+    """
+    if isinstance(source, Mapping):
+        return bool(source.get("measured", False))
+    return engine_measured(source)

@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from orchbench.backends._registry import (
     BACKEND_KINDS,
+    ENGINES,
+    EngineEntry,
+    engine_class,
     is_embedded_profile,
     make_backend,
     profile_host,
@@ -49,11 +52,14 @@ _LAZY = {
 __all__ = [
     "BACKEND_KINDS",
     "BUNDLED",
+    "ENGINES",
     "INSTALL_HINT",
     "EmbeddedBackend",
+    "EngineEntry",
     "OllamaBackend",
     "OpenAIBackend",
     "assemble_bundled_model",
+    "engine_class",
     "is_embedded_profile",
     "is_installed",
     "make_backend",

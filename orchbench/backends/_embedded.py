@@ -29,7 +29,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from orchbench.backends._llama_pool import InstanceKey, LlamaPool
 from orchbench.config import ModelConfig
@@ -82,6 +82,9 @@ class EmbeddedBackend:
     """
 
     name = "embedded"
+    measured: ClassVar[bool] = True
+    virtual_clock: ClassVar[bool] = False
+    streams_tokens: ClassVar[bool] = True
 
     def __init__(self, models: Mapping[str, ModelConfig] | None = None) -> None:
         require_llama_cpp()

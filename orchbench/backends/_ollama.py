@@ -19,7 +19,7 @@ import contextlib
 import os
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -82,6 +82,9 @@ class OllamaBackend:
     """
 
     name = "ollama"
+    measured: ClassVar[bool] = True
+    virtual_clock: ClassVar[bool] = False
+    streams_tokens: ClassVar[bool] = True
 
     def __init__(self, host: str | None = None, *, timeout_s: float = 300.0) -> None:
         self.host = ollama_host(host)

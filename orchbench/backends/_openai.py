@@ -22,7 +22,7 @@ import asyncio
 import json
 import os
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -63,6 +63,9 @@ class OpenAIBackend:
     """
 
     name = "openai"
+    measured: ClassVar[bool] = True
+    virtual_clock: ClassVar[bool] = False
+    streams_tokens: ClassVar[bool] = True
 
     def __init__(self, host: str | None = None, *, api_key: str | None = None) -> None:
         self.host = openai_host(host)

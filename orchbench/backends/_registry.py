@@ -1,17 +1,24 @@
-"""Pick and build an engine: ``make_backend(kind)`` and ``resolve_backend_kind(profile, "auto")``.
+"""Engines registered by kind, and building one: ``make_backend(kind)``,
+``resolve_backend_kind(profile, "auto")``.
 
-Engine modules are imported only when their kind is asked for, so ``import orchbench``
-never pulls in llama.cpp, the ollama client or the simulator.
+:data:`ENGINES` maps each kind to the engine class it names (``"module:Class"``) and how
+to build it from a profile and a host. A class is imported only when its kind is asked
+for (:func:`engine_class`), so ``import orchbench`` never pulls in llama.cpp, the ollama
+client or the simulator. What an engine *is* (measured, on the virtual clock, ...) is
+stated by its class (see :mod:`orchbench.engine`), never derived from its kind here.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
 from orchbench.config import Profile
 from orchbench.engine import Backend
 from orchbench.errors import BackendUnavailable, ConfigError
-
-BACKEND_KINDS = ("embedded", "ollama", "openai", "sim", "fake")
-"""Kinds :func:`make_backend` builds (resolve ``"auto"`` with :func:`resolve_backend_kind`)."""
 
 
 def profile_host(profile: Profile | None, host: str | None) -> str | None:
@@ -26,6 +33,87 @@ def is_embedded_profile(profile: Profile) -> bool:
     return all(model.gguf for model in profile.models.values())
 
 
+Builder = Callable[[Any, "str | None", "Profile | None"], Backend]
+
+
+@dataclass(frozen=True)
+class EngineEntry:
+    """One registered engine: its kind, where its class lives, how to build it."""
+
+    kind: str
+    target: str
+    """``"package.module:ClassName"``, imported on first use."""
+    build: Builder
+    """``build(cls, host, profile)`` returns a new engine of class ``cls``."""
+
+    def load(self) -> type:
+        """Import and return the engine class."""
+        module, _, name = self.target.partition(":")
+        cls: type = getattr(importlib.import_module(module), name)
+        return cls
+
+
+def _embedded(cls: Any, host: str | None, profile: Profile | None) -> Backend:
+    backend: Backend = cls(profile.models if profile is not None else None)
+    return backend
+
+
+def _ollama(cls: Any, host: str | None, profile: Profile | None) -> Backend:
+    timeout = profile.settings.default_timeout if profile is not None else 300.0
+    backend: Backend = cls(host, timeout_s=timeout)
+    return backend
+
+
+def _host_only(cls: Any, host: str | None, profile: Profile | None) -> Backend:
+    backend: Backend = cls(host)
+    return backend
+
+
+def _for_profile(cls: Any, host: str | None, profile: Profile | None) -> Backend:
+    if profile is None:
+        raise ConfigError(f"the {cls.name} backend needs the profile it simulates: pass profile=")
+    backend: Backend = cls(profile)
+    return backend
+
+
+def _no_args(cls: Any, host: str | None, profile: Profile | None) -> Backend:
+    backend: Backend = cls()
+    return backend
+
+
+ENGINES: Mapping[str, EngineEntry] = MappingProxyType(
+    {
+        entry.kind: entry
+        for entry in (
+            EngineEntry("embedded", "orchbench.backends._embedded:EmbeddedBackend", _embedded),
+            EngineEntry("ollama", "orchbench.backends._ollama:OllamaBackend", _ollama),
+            EngineEntry("openai", "orchbench.backends._openai:OpenAIBackend", _host_only),
+            EngineEntry("sim", "orchbench.sim:SimBackend", _for_profile),
+            EngineEntry("fake", "orchbench.testing._fake:FakeBackend", _no_args),
+        )
+    }
+)
+"""The engine registry: kind → :class:`EngineEntry` (read-only)."""
+
+BACKEND_KINDS = tuple(ENGINES)
+"""Kinds :func:`make_backend` builds (resolve ``"auto"`` with :func:`resolve_backend_kind`)."""
+
+
+def _entry(kind: str) -> EngineEntry:
+    try:
+        return ENGINES[kind]
+    except KeyError:
+        raise ConfigError(
+            f"unknown backend {kind!r}; valid: auto, {', '.join(BACKEND_KINDS)}"
+        ) from None
+
+
+def engine_class(kind: str) -> type:
+    """The engine class registered for ``kind`` (imported now); its capabilities say what
+    it is: ``engine_class(kind).measured``, ``.virtual_clock``, ``.streams_tokens``."""
+    return _entry(kind).load()
+
+
 def make_backend(kind: str, *, host: str | None = None, profile: Profile | None = None) -> Backend:
     """Build the engine ``kind`` (one of :data:`BACKEND_KINDS`).
 
@@ -36,31 +124,8 @@ def make_backend(kind: str, *, host: str | None = None, profile: Profile | None 
     >>> make_backend("fake").name
     'fake'
     """
-    host = profile_host(profile, host)
-    if kind == "embedded":
-        from orchbench.backends._embedded import EmbeddedBackend
-
-        return EmbeddedBackend(profile.models if profile is not None else None)
-    if kind == "ollama":
-        from orchbench.backends._ollama import OllamaBackend
-
-        timeout = profile.settings.default_timeout if profile is not None else 300.0
-        return OllamaBackend(host, timeout_s=timeout)
-    if kind == "openai":
-        from orchbench.backends._openai import OpenAIBackend
-
-        return OpenAIBackend(host)
-    if kind == "sim":
-        if profile is None:
-            raise ConfigError("the sim backend needs the profile it simulates: pass profile=")
-        from orchbench.sim import SimBackend
-
-        return SimBackend(profile)
-    if kind == "fake":
-        from orchbench.testing._fake import FakeBackend
-
-        return FakeBackend()
-    raise ConfigError(f"unknown backend {kind!r}; valid: auto, {', '.join(BACKEND_KINDS)}")
+    entry = _entry(kind)
+    return entry.build(entry.load(), profile_host(profile, host), profile)
 
 
 def resolve_backend_kind(

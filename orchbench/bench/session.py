@@ -99,11 +99,18 @@ class BenchSession:
 
     @property
     def measured(self) -> bool:
-        """False for the simulator: its numbers are predictions, not measurements."""
-        return self.backend_kind != "sim"
+        """Whether the engine's numbers are measurements (its ``measured`` capability):
+        False for the simulator and the fake engine."""
+        from orchbench.engine import engine_measured
+
+        if self.backend is not None:
+            return engine_measured(self.backend)
+        from orchbench.backends import engine_class
+
+        return engine_measured(engine_class(self.backend_kind))
 
     def run(self) -> BenchResult:
-        """Run everything (on the virtual clock for ``sim``) and return the result.
+        """Run everything (on the virtual clock for an engine that needs it) and return the result.
 
         On any interruption (Ctrl-C, an error) the summary is left marked ``partial``
         with the reason, and the exception propagates.
@@ -231,14 +238,9 @@ class BenchSession:
 
 
 def _run_on(backend: Backend, main: Any) -> None:
-    if getattr(backend, "name", None) == "sim":
-        from orchbench.sim import run_on
+    from orchbench.sim import run_on
 
-        run_on(backend, main)
-        return
-    import asyncio
-
-    asyncio.run(main)
+    run_on(backend, main)
 
 
 def _iso(t: float) -> str:

@@ -13,13 +13,14 @@ from rich.table import Table
 from rich.text import Text
 
 from orchbench.bench.machine import describe
+from orchbench.engine import is_measured
 
 
 def provenance(summary: dict[str, Any]) -> str:
     """``"measured on embedded · AMD EPYC, 2 cores, 24 GB RAM"`` or ``"SIMULATED (sim) · ..."``."""
     backend = summary.get("backend", "?")
-    head = f"measured on {backend}" if summary.get("measured", True) else f"SIMULATED ({backend})"
-    if summary.get("measured", True):
+    head = f"measured on {backend}" if is_measured(summary) else f"SIMULATED ({backend})"
+    if is_measured(summary):
         parts = [head, describe(summary.get("machine") or {})]
     else:
         # A simulation describes the profile's hardware, not the machine it ran on.
@@ -80,7 +81,7 @@ def mode_table(summary: dict[str, Any], modes: list[str] | None = None) -> Table
     for mode in chosen:
         table.add_column(mode.capitalize(), justify="right")
     medians = [all_modes[m]["median"] for m in chosen]
-    simulated = not summary.get("measured", True)
+    simulated = not is_measured(summary)
     for label, key, fmt in _ROWS:
         if simulated and key == "mean_quality":
             # A simulated answer is placeholder text: its score says nothing.
@@ -106,7 +107,7 @@ def speedup_line(summary: dict[str, Any]) -> Text | None:
     text.append(f"{speed['median']:.2f}×", style="bold green" if speed["median"] > 1 else "bold")
     text.append(f" (min {speed['min']:.2f}×, max {speed['max']:.2f}×, {n} repeat")
     text.append(f"{'s' if n != 1 else ''}; total time sequential / parallel)")
-    if not summary.get("measured", True):
+    if not is_measured(summary):
         text.append("  SIMULATED", style="bold yellow")
     return text
 
@@ -133,7 +134,7 @@ def model_table(summary: dict[str, Any]) -> Table | None:
             _s(stats.get("response_s")),
             _s(stats.get("ttft_s")),
             _rate(stats.get("tokens_per_s")),
-            _q(stats.get("quality")) if summary.get("measured", True) else "n/a (sim)",
+            _q(stats.get("quality")) if is_measured(summary) else "n/a (sim)",
             _n(stats.get("failures")),
             ", ".join(stats.get("best_types") or []) or "—",
         )
@@ -146,7 +147,7 @@ def render(summary: dict[str, Any]) -> Group:
     Each table is followed by the line saying what produced it (a line of its own, so it
     never wraps to the table's width).
     """
-    origin = Text(provenance(summary), style="dim" if summary.get("measured", True) else "yellow")
+    origin = Text(provenance(summary), style="dim" if is_measured(summary) else "yellow")
     parts: list[Any] = []
     table = mode_table(summary)
     if table is not None:

@@ -27,7 +27,8 @@ Examples:
 
 def engine_kind(profile: Profile, requested: str) -> str:
     """The real engine to measure: ``requested``, or the one the profile runs on."""
-    from orchbench.backends import is_embedded_profile
+    from orchbench.backends import BACKEND_KINDS, engine_class, is_embedded_profile
+    from orchbench.engine import engine_measured
     from orchbench.errors import ConfigError
 
     kind = requested
@@ -35,7 +36,7 @@ def engine_kind(profile: Profile, requested: str) -> str:
         kind = profile.backend.kind
     if kind == "auto":
         kind = "embedded" if is_embedded_profile(profile) else "ollama"
-    if kind not in ("embedded", "ollama", "openai"):
+    if kind not in BACKEND_KINDS or not engine_measured(engine_class(kind)):
         raise ConfigError(
             f"--backend {kind!r}: calibration measures a real engine; "
             "valid: embedded, ollama, openai"

@@ -195,7 +195,8 @@ def register(app: typer.Typer) -> None:
         """
         from rich.console import Console
 
-        from orchbench.backends import resolve_backend_kind
+        from orchbench.backends import engine_class, resolve_backend_kind
+        from orchbench.engine import on_virtual_clock
         from orchbench.tune import StudySpec, VerifyPlan, make_evaluator, open_storage, tune
         from orchbench.tune._display import TuneDisplay
         from orchbench.tune._study import storage_url_for
@@ -267,7 +268,7 @@ def register(app: typer.Typer) -> None:
                 checker.close()
         console.print()
         _print_result(console, result, objectives, kind)
-        if kind == "sim" and verify_backend is None:
+        if on_virtual_clock(engine_class(kind)) and verify_backend is None:
             console.print(
                 "[yellow]searched and checked on the simulator: predictions, not measurements; "
                 "add --verify-backend embedded|ollama to confirm on a real engine[/yellow]"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchbench.engine import is_measured
 from orchbench.errors import ConfigError, ResultsError
 
 METRICS = (
@@ -155,7 +156,7 @@ def _run_info(path: Path, summary: dict[str, Any]) -> RunInfo:
         " · ".join(parts) or "unknown machine",
         str(profile.get("name", "?")) if isinstance(profile, dict) else str(profile),
         str(summary.get("backend", "unknown")),
-        bool(summary.get("measured", False)),
+        is_measured(summary),
     )
 
 

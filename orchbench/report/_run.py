@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchbench.engine import is_measured
 from orchbench.errors import ResultsError
 
 if TYPE_CHECKING:
@@ -40,8 +41,9 @@ class RunData:
 
     @property
     def measured(self) -> bool:
-        """False when the numbers come from a simulator or a fake engine, not a real run."""
-        return bool(self.summary.get("measured", False))
+        """False when the numbers come from a simulator or a fake engine, not a real run
+        (the one rule, :func:`orchbench.engine.is_measured`)."""
+        return is_measured(self.summary)
 
     @property
     def stamp(self) -> str:

@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchbench.engine import is_measured
 from orchbench.report._canvas import new_figure, save
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def _stamp(study: optuna.Study) -> str:
     if "backend" in attrs:
         backend = attrs["backend"]
         text += f" · backend: {backend}"
-        if not attrs.get("measured", backend not in ("sim", "fake")):
+        if not is_measured(attrs):
             text += " — SIMULATED (not measured)"
     return text
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar
 
 from orchbench.config import ModelConfig, Profile
 from orchbench.engine import GenerateRequest, GenerateResult
@@ -47,6 +48,9 @@ class SimBackend:
     """
 
     name = "sim"
+    measured: ClassVar[bool] = False
+    virtual_clock: ClassVar[bool] = True
+    streams_tokens: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -28,6 +28,8 @@ import selectors
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
+from orchbench.engine import on_virtual_clock
+
 T = TypeVar("T")
 
 # A wall-clock bound on one wait for a thread, so a lost wake-up cannot hang the loop.
@@ -129,10 +131,11 @@ def run_virtual(main: Coroutine[Any, Any, T], *, start: float = 0.0) -> T:
 
 
 def run_on(backend: object, main: Coroutine[Any, Any, T]) -> T:
-    """Run ``main`` on the virtual clock if ``backend`` is simulated, else with ``asyncio.run``.
+    """Run ``main`` on the virtual clock if ``backend`` needs it (its ``virtual_clock``), else
+    with ``asyncio.run``.
 
     A convenience for command-line code that runs an orchestrator on any backend.
     """
-    if getattr(backend, "name", None) == "sim":
+    if on_virtual_clock(backend):
         return run_virtual(main)
     return asyncio.run(main)

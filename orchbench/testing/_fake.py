@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from orchbench.config import ModelConfig
 from orchbench.engine import GenerateRequest, GenerateResult
@@ -63,6 +63,9 @@ class FakeBackend:
     """
 
     name = "fake"
+    measured: ClassVar[bool] = False
+    virtual_clock: ClassVar[bool] = False
+    streams_tokens: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -37,6 +37,8 @@ class Evaluator(Protocol):
     """
 
     backend: str
+    measured: bool
+    """Whether the engine's numbers are measurements (see :func:`orchbench.engine.is_measured`)."""
 
     def evaluate(self, profile: Profile, repeat: int = 0) -> Mapping[str, object]:
         """Aggregates of one parallel run of ``profile`` (``repeat`` numbers the run)."""
@@ -74,7 +76,11 @@ class EngineEvaluator:
     def __init__(
         self, kind: str, workload: Workload, *, profile: Profile, host: str | None = None
     ) -> None:
+        from orchbench.backends import engine_class
+        from orchbench.engine import engine_measured
+
         self.backend = kind
+        self.measured = engine_measured(engine_class(kind))
         self._workload = workload
         self._profile = profile
         self._host = host
@@ -125,6 +131,7 @@ class SimEvaluator:
     """
 
     backend = "sim"
+    measured = False
 
     def __init__(self, workload: Workload) -> None:
         tasks = tuple(dataclasses.replace(t, checks=None) for t in workload.tasks)
@@ -146,7 +153,11 @@ class SimEvaluator:
 def make_evaluator(
     kind: str, workload: Workload, *, profile: Profile, host: str | None = None
 ) -> Evaluator:
-    """The evaluator for backend ``kind`` (``sim`` or any engine ``make_backend`` knows)."""
-    if kind == "sim":
+    """The evaluator for backend ``kind``: on the virtual clock for an engine that needs it
+    (the simulator), else one shared engine and event loop."""
+    from orchbench.backends import engine_class
+    from orchbench.engine import on_virtual_clock
+
+    if on_virtual_clock(engine_class(kind)):
         return SimEvaluator(workload)
     return EngineEvaluator(kind, workload, profile=profile, host=host)

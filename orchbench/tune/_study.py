@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchbench.config import Profile
+from orchbench.engine import engine_measured
 from orchbench.errors import BackendError, ConfigError
 from orchbench.tune._evaluate import Evaluator, measure
 from orchbench.tune._objective import Constraint, Objective
@@ -175,6 +176,7 @@ def make_objective(
                 raise
         trial.set_user_attr("aggregates", aggregates)
         trial.set_user_attr("backend", evaluator.backend)
+        trial.set_user_attr("measured", engine_measured(evaluator))
         trial.set_user_attr("repeat", spec.repeat)
         for c in spec.constraints:
             trial.set_constraint(c.text, c.violation(aggregates))

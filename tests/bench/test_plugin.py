@@ -72,7 +72,7 @@ def test_a_suite_file_runs_once_and_a_failed_gate_fails(pytester, suite_dir):
         [
             "*test_impossible_gate*",
             "*= orchbench =*",
-            "*measured on fake*",
+            "*SIMULATED (fake)*",
             "*Speedup parallel vs sequential*",
         ]
     )

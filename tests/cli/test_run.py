@@ -62,7 +62,7 @@ def test_run_on_the_fake_engine_end_to_end(tmp_path):
         "Total time",
         "Speedup parallel vs sequential",
         "Model Performance",
-        "measured on fake",
+        "SIMULATED (fake)",
         "results: ",
     ):
         assert expected in done.stdout, expected
