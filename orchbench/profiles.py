@@ -158,7 +158,7 @@ def format_validation_error(
     :mod:`orchbench.config` (so profile errors need not pass it).
     """
     root = model if model is not None else _config_model(exc.title)
-    lines = []
+    lines: list[str] = []
     for err in exc.errors():
         problems = _field_problems(err)
         if problems is not None:

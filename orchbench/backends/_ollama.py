@@ -169,7 +169,7 @@ class OllamaBackend:
             async with asyncio.timeout(request.timeout_s):
                 stream = await self._stream(request)
                 # aclosing: a timed-out stream closes its HTTP response now, not at GC.
-                async with contextlib.aclosing(stream):
+                async with contextlib.aclosing(stream):  # type: ignore[type-var]
                     async for chunk in stream:
                         piece = _chunk_text(chunk)
                         if piece:

@@ -145,8 +145,12 @@ def model_stats(runs: Mapping[str, Sequence[ModeRun]]) -> dict[str, dict[str, An
             continue
         name = mode.removeprefix(MODEL_PREFIX)
         results = [r for run in mode_runs for r in run.results]
-        timings = [rec.timings for run in mode_runs for rec in run.records if rec.success]
-        timings = [t for t in timings if t is not None]
+        timings = [
+            rec.timings
+            for run in mode_runs
+            for rec in run.records
+            if rec.success and rec.timings is not None
+        ]
         per_type: dict[str, list[float]] = {}
         per_type_s: dict[str, list[float]] = {}
         for result in results:

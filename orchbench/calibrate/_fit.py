@@ -179,7 +179,11 @@ class _Fitter:
         # A pair (batch_alpha, batch_gamma): golden search on the first for each grid value.
         best_pair, best_loss = None, math.inf
         for gamma in [0.3 + 0.05 * i for i in range(23)]:
-            alpha = golden_min(lambda a, g=gamma: loss({names[0]: a, names[1]: g}), *bounds, 40)
+
+            def at(a: float, g: float = gamma) -> float:
+                return loss({names[0]: a, names[1]: g})
+
+            alpha = golden_min(at, *bounds, 40)
             value = loss({names[0]: alpha, names[1]: gamma})
             if value < best_loss:
                 best_pair, best_loss = (alpha, gamma), value

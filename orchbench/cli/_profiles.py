@@ -123,8 +123,9 @@ def show_profile(
 
     source = find_profile(name)
     profile = load_profile(source)
+    plan: Plan | None = None
     try:
-        plan: Plan | None = memory_plan(profile)
+        plan = memory_plan(profile)
         lines = plan_lines(plan)
     except ConfigError as exc:  # a model without size_gb/params_b: still show the profile
         plan, lines = None, [f"memory plan unavailable: {exc}"]

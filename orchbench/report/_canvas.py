@@ -36,7 +36,7 @@ def model_colors(run: RunData) -> dict[str, Any]:
     """One stable colour per model, in the profile's order, shared by every figure of a run."""
     from matplotlib import colormaps
 
-    palette = colormaps["tab10"].colors
+    palette = colormaps["tab10"].colors  # type: ignore[attr-defined]
     return {name: palette[i % len(palette)] for i, name in enumerate(run.model_names())}
 
 

@@ -16,7 +16,11 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 # (line style, marker) per mode; other modes get the last entry.
-MODE_STYLES = {"sequential": ("-", "o"), "parallel": ("--", "s"), "": (":", "^")}
+MODE_STYLES: dict[str, tuple[Any, str]] = {
+    "sequential": ("-", "o"),
+    "parallel": ("--", "s"),
+    "": (":", "^"),
+}
 
 
 def _short(mode: str) -> str:

@@ -112,7 +112,7 @@ class AttemptRunner:
                 asked = job.enqueued_at
             else:
                 asked = loop.time()
-                slot = dispatcher.request(job, options, names, n > 0)
+                slot = dispatcher.request(job, options, names, n > 0)  # type: ignore[assignment]
             if slot.__class__ is not str:
                 future: asyncio.Future[str] = slot  # type: ignore[assignment]
                 try:
@@ -121,7 +121,7 @@ class AttemptRunner:
                     dispatcher.abandon(future)
                     raise
             if n == 0:
-                model = slot  # type: ignore[assignment]
+                model = slot
                 if model == GONE:
                     return GONE, None
             elif slot != model:  # removed, or cooled down meanwhile

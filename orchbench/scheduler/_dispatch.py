@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from heapq import heapify, heappop, heappush
 
 from orchbench.config import Complexity, Profile
@@ -228,7 +228,7 @@ class Dispatcher:
                 _grant(waiter, COOLED)
         heap.clear()
 
-    def _servable(self, names: tuple[str, ...], models: dict[str, object]) -> bool:
+    def _servable(self, names: tuple[str, ...], models: Mapping[str, object]) -> bool:
         # A slot is free on one of the names, or none of them exists any more (the waiting
         # task must then fail rather than wait forever).
         gone = True

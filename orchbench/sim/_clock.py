@@ -93,12 +93,12 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
 
     def _advance_to_next_timer(self, timeout: float) -> None:
         target = self._virtual_now + timeout
-        scheduled = self._scheduled  # a heap; the head is the earliest live timer
-        if scheduled and scheduled[0]._when <= target + self._clock_resolution:
+        scheduled = self._scheduled  # type: ignore[attr-defined]  # a heap; the head is the earliest live timer
+        if scheduled and scheduled[0]._when <= target + self._clock_resolution:  # type: ignore[attr-defined]
             target = scheduled[0]._when
         self._virtual_now = max(self._virtual_now, target)
 
-    def run_in_executor(
+    def run_in_executor(  # type: ignore[override]
         self, executor: concurrent.futures.Executor | None, func: Callable[..., T], *args: Any
     ) -> asyncio.Future[T]:
         """Run ``func`` in a thread; the virtual clock stands still until it finishes."""

@@ -7,7 +7,7 @@ A third-party engine runs the same contract as the shipped ones::
 
     @pytest.mark.parametrize("check", CONTRACT_CHECKS)
     def test_contract(check):
-        check(ContractCase(make_backend=MyBackend, model=my_model_config))
+        check(ContractCase(make=MyBackend, model=my_model, missing=absent_model))
 """
 
 from orchbench.testing._contract import CONTRACT_CHECKS, ContractCase

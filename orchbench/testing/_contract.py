@@ -1,30 +1,36 @@
 """The Backend contract, written once and run over every engine.
 
 Each engine's test module builds a :class:`ContractCase` (how to make the backend, a
-model it serves, one it does not have, a request that outlasts its timeout) and runs
-every function of :data:`CONTRACT_CHECKS` on it::
+model it serves, one it does not have, a request that outlasts its timeout, a way to break
+the engine underneath) and runs every function of :data:`CONTRACT_CHECKS` on it::
 
     @pytest.mark.parametrize("check", CONTRACT_CHECKS, ids=lambda c: c.__name__)
     def test_contract(check, case):
         check(case)
 
-The checks state what ``orchbench/backends/_base.py`` promises: ``generate`` returns text
-and measured timings; a model the engine does not have is ``ModelNotFound``; a request
-past its ``timeout_s`` is ``BackendTimeout``; ``concurrent_limit`` requests at once all
+The checks state what :mod:`orchbench.engine` promises: ``generate`` returns text and
+measured timings; a model the engine does not have is ``ModelNotFound``; a request past its
+``timeout_s`` is ``BackendTimeout``; a cancelled ``generate`` raises ``CancelledError`` (never
+swallowed or turned into another error) and the engine still serves; when the engine fails
+underneath, only ``BackendError`` subclasses escape; ``concurrent_limit`` requests at once all
 succeed; ``list_models`` / ``warmup`` / ``close`` keep their types.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import pytest
 
 from orchbench.config import ModelConfig
 from orchbench.engine import Backend, GenerateRequest, GenerateResult
-from orchbench.errors import BackendTimeout, ModelNotFound
+from orchbench.errors import BackendError, BackendTimeout, ModelNotFound
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -40,12 +46,14 @@ class ContractCase:
     slow_timeout_s: float = 0.2
     prompt: str = "def reverse_string(s):"
     max_tokens: int = 8
+    break_engine: Callable[[Backend], Awaitable[None] | None] | None = None
+    """Breaks the engine under a backend (its library raises, its server answers garbage),
+    so that the next ``generate`` fails in a way orchbench did not cause. ``None`` skips
+    :func:`check_only_backend_errors_escape`."""
 
 
-def _request(
-    case: ContractCase, model: ModelConfig | None = None, **changes: object
-) -> GenerateRequest:
-    request = GenerateRequest(
+def _request(case: ContractCase, model: ModelConfig | None = None) -> GenerateRequest:
+    return GenerateRequest(
         model=model or case.model,
         prompt=case.prompt,
         max_tokens=case.max_tokens,
@@ -53,14 +61,17 @@ def _request(
         timeout_s=60.0,
         seed=1,
     )
-    return replace(request, **changes)
 
 
-def _run(case: ContractCase, body: Callable[[Backend], object]) -> object:
-    async def go() -> object:
+def _slow(case: ContractCase, timeout_s: float) -> GenerateRequest:
+    return replace(_request(case), prompt=case.slow_prompt, timeout_s=timeout_s, max_tokens=512)
+
+
+def _run(case: ContractCase, body: Callable[[Backend], Awaitable[T]]) -> T:
+    async def go() -> T:
         backend = case.make()
         try:
-            return await body(backend)  # type: ignore[misc]
+            return await body(backend)
         finally:
             await backend.close()
 
@@ -99,14 +110,55 @@ def check_timeout_is_backend_timeout(case: ContractCase) -> None:
     """A request that outlasts ``timeout_s`` raises BackendTimeout, and the engine still serves."""
 
     async def body(backend: Backend) -> GenerateResult:
-        slow = _request(
-            case, prompt=case.slow_prompt, timeout_s=case.slow_timeout_s, max_tokens=512
-        )
         with pytest.raises(BackendTimeout):
-            await backend.generate(slow)
+            await backend.generate(_slow(case, case.slow_timeout_s))
         return await backend.generate(_request(case))
 
     _assert_result(_run(case, body))
+
+
+def check_cancel_propagates(case: ContractCase) -> None:
+    """A cancelled ``generate`` in flight raises CancelledError; the engine still serves."""
+
+    async def body(backend: Backend) -> GenerateResult:
+        task = asyncio.ensure_future(backend.generate(_slow(case, 60.0)))
+        await asyncio.sleep(case.slow_timeout_s)  # the request is in flight now
+        assert not task.done(), f"the slow prompt {case.slow_prompt!r} finished too soon"
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        except BaseException as exc:
+            raise AssertionError(f"a cancelled generate raised {exc!r}") from exc
+        else:
+            raise AssertionError("a cancelled generate returned instead of being cancelled")
+        return await backend.generate(_request(case))
+
+    _assert_result(_run(case, body))
+
+
+def check_only_backend_errors_escape(case: ContractCase) -> None:
+    """When the engine fails underneath, ``generate`` raises a BackendError subclass only."""
+    if case.break_engine is None:
+        pytest.skip("this ContractCase has no break_engine")
+    breaker = case.break_engine
+
+    async def body(backend: Backend) -> BaseException | None:
+        broken = breaker(backend)
+        if inspect.isawaitable(broken):
+            await broken
+        try:
+            await backend.generate(_request(case))
+        except Exception as exc:
+            return exc
+        return None
+
+    escaped = _run(case, body)
+    assert escaped is not None, "generate succeeded on a broken engine"
+    assert isinstance(escaped, BackendError), (
+        f"{type(escaped).__name__} escaped generate; engines raise BackendError subclasses only"
+    )
 
 
 def check_concurrency_up_to_the_limit(case: ContractCase) -> None:
@@ -138,6 +190,8 @@ CONTRACT_CHECKS = [
     check_generate_returns_text_and_timings,
     check_unknown_model_is_model_not_found,
     check_timeout_is_backend_timeout,
+    check_cancel_propagates,
+    check_only_backend_errors_escape,
     check_concurrency_up_to_the_limit,
     check_list_models_warmup_close,
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from orchbench.config import ModelConfig, Profile
@@ -158,8 +159,12 @@ class SearchSpace:
             current = read_param(profile, p.name)
             if current is None:
                 current = profile.hardware.cpu_cores if p.name.endswith("n_threads") else 0
-            values[p.name] = min(p.choices, key=lambda c, v=current: (abs(c - v), c))
+            values[p.name] = min(p.choices, key=partial(_distance, current))
         return values
+
+
+def _distance(current: int, choice: int) -> tuple[int, int]:
+    return (abs(choice - current), choice)
 
 
 def read_param(profile: Profile, name: str) -> Any:

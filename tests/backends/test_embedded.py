@@ -48,8 +48,23 @@ def missing_file(tmp: str = "/nonexistent/model.gguf") -> ModelConfig:
 
 @pytest.mark.embedded
 @pytest.mark.parametrize("check", CONTRACT_CHECKS, ids=lambda c: c.__name__)
-def test_contract(check):
-    check(ContractCase(EmbeddedBackend, gemma(), missing_file(), slow_prompt="Once upon a time"))
+def test_contract(check, monkeypatch: pytest.MonkeyPatch):
+    def break_llama(_backend: object) -> None:
+        import llama_cpp
+
+        def fails(*_args: object, **_kwargs: object) -> None:
+            raise RuntimeError("llama_decode returned -1")  # what a failing llama.cpp raises
+
+        monkeypatch.setattr(llama_cpp.Llama, "create_completion", fails)
+
+    case = ContractCase(
+        EmbeddedBackend,
+        gemma(),
+        missing_file(),
+        slow_prompt="Once upon a time",
+        break_engine=break_llama,
+    )
+    check(case)
 
 
 @pytest.mark.embedded

@@ -44,6 +44,7 @@ class FakeOllamaServer:
         self.server = server
         self.models = list(models)
         self.bodies: list[dict] = []
+        self.broken = False
         for path in ("/api/generate", "/api/chat"):
             server.expect_request(path, method="POST").respond_with_handler(self._generate)
         server.expect_request("/api/tags").respond_with_handler(self._tags)
@@ -77,6 +78,8 @@ class FakeOllamaServer:
     def _generate(self, request: Request) -> Response:
         body = request.get_json()
         self.bodies.append(body)
+        if self.broken:  # a proxy's error page where Ollama's JSON lines should be
+            return Response("<html><body>502 Bad Gateway</body></html>\n")
         model = body["model"]
         if model == "busy":
             return Response(json.dumps({"error": "server busy, please try again"}), status=503)
@@ -146,7 +149,13 @@ def generate(backend: OllamaBackend, req: GenerateRequest):
 
 @pytest.mark.parametrize("check", CONTRACT_CHECKS, ids=lambda c: c.__name__)
 def test_contract(check, ollama: FakeOllamaServer):
-    check(ContractCase(lambda: OllamaBackend(ollama.host), model("tiny"), model("absent")))
+    case = ContractCase(
+        lambda: OllamaBackend(ollama.host),
+        model("tiny"),
+        model("absent"),
+        break_engine=lambda _backend: setattr(ollama, "broken", True),
+    )
+    check(case)
 
 
 def test_completion_uses_raw_generate_and_ollama_timings(ollama: FakeOllamaServer):

@@ -36,6 +36,7 @@ class FakeOpenAIServer:
         self.models = ["tiny"]
         self.llama_timings = llama_timings
         self.bodies: list[dict] = []
+        self.broken = False
         for path in ("/v1/completions", "/v1/chat/completions"):
             server.expect_request(path, method="POST").respond_with_handler(self._complete)
         server.expect_request("/v1/models").respond_with_json(
@@ -49,6 +50,9 @@ class FakeOpenAIServer:
     def _complete(self, request: Request) -> Response:
         body = request.get_json()
         self.bodies.append(body)
+        if self.broken:  # malformed events: not JSON, then JSON of the wrong shape
+            events = 'data: {not json\n\ndata: {"choices": 7}\n\ndata: [DONE]\n\n'
+            return Response(events, mimetype="text/event-stream")
         if body["model"] == "busy":
             return Response(json.dumps({"error": {"message": "Server busy"}}), status=503)
         if body["model"] not in self.models:
@@ -116,7 +120,13 @@ def generate(backend: OpenAIBackend, req: GenerateRequest):
 
 @pytest.mark.parametrize("check", CONTRACT_CHECKS, ids=lambda c: c.__name__)
 def test_contract(check, openai: FakeOpenAIServer):
-    check(ContractCase(lambda: OpenAIBackend(openai.host), model("tiny"), model("absent")))
+    case = ContractCase(
+        lambda: OpenAIBackend(openai.host),
+        model("tiny"),
+        model("absent"),
+        break_engine=lambda _backend: setattr(openai, "broken", True),
+    )
+    check(case)
 
 
 def test_completion_streams_with_usage(openai: FakeOpenAIServer):
