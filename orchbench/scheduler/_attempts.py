@@ -3,21 +3,26 @@
 :class:`AttemptRunner` is the orchestrator's engine room (the orchestrator itself decides
 what to run and assembles the result). One :meth:`AttemptRunner.serve` call takes a slot on
 the best free candidate and tries that model up to ``tries`` times: a timeout or retryable
-engine error is retried after ``retry_backoff_s × 2^(n-1)`` seconds, with the slot given
-back while it waits; a non-retryable error, or the model entering cooldown, stops at once.
-Every attempt leaves an :class:`~orchbench.records.AttemptRecord`.
+engine error is retried after ``retry_backoff_s × 2^(n-1)`` seconds times a random factor in
+[0.5, 1.5) (jitter from the orchestrator's own ``random.Random``, so many tasks against a
+busy server do not retry in lockstep), with the slot given back while it waits; a
+non-retryable error, or the model entering cooldown, stops at once. A refused connection
+(:class:`~orchbench.errors.BackendUnavailable`) trips the dispatcher's host breaker for
+every model at once. A slot granted under a limit that was lowered since is given back
+before the engine is called. Every attempt leaves an :class:`~orchbench.records.AttemptRecord`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable, Sequence
 
 from orchbench.config import Complexity, ModelConfig, Profile, TaskType
 from orchbench.engine import Backend, GenerateRequest, GenerateResult
-from orchbench.errors import BackendTimeout
+from orchbench.errors import BackendTimeout, BackendUnavailable
 from orchbench.records import AttemptRecord, QualityChecks
 from orchbench.scheduler._deadlines import Deadlines
 from orchbench.scheduler._dispatch import GONE, Dispatcher, Waiter
@@ -54,6 +59,7 @@ class Job(Waiter):
         self.options: Sequence[Candidate] = ()
         self.future: asyncio.Future[str] | None = None
         self.starter = None
+        self.held = ""
         self.task_type = task_type
         self.prompt = prompt
         self.max_tokens: int | None = None
@@ -76,6 +82,7 @@ class AttemptRunner:
         tracker: PerformanceTracker,
         speeds: SpeedTracker,
         on_start: Callable[[int, str], None] | None,
+        rng: random.Random | None = None,
     ) -> None:
         self.profile = profile
         self.backend = backend
@@ -83,6 +90,8 @@ class AttemptRunner:
         self.tracker = tracker
         self.speeds = speeds
         self.on_start = on_start
+        self.rng = rng if rng is not None else random.Random()
+        """Jitter for retry backoff; owned here, never the global ``random``."""
         self.scorer: Scorer | None = None
         self._deadlines = Deadlines()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -102,24 +111,30 @@ class AttemptRunner:
         deadlines = self._deadlines
         names = job.names if options is job.routes else None
         model = GONE
+        if slot is not None:
+            job.held = ""  # this task owns the lazily granted slot from here on
         for n in range(tries):
             if n:
-                await asyncio.sleep(self.profile.settings.retry_backoff_s * 2 ** (n - 1))
+                await asyncio.sleep(self.backoff(n))
                 if dispatcher.cooling(model):
                     break
                 options, names = (Candidate(model, False),), (model,)
-            if slot is not None:  # granted before this task even started
-                asked = job.enqueued_at
-            else:
-                asked = loop.time()
-                slot = dispatcher.request(job, options, names, n > 0)  # type: ignore[assignment]
-            if slot.__class__ is not str:
-                future: asyncio.Future[str] = slot  # type: ignore[assignment]
-                try:
-                    slot = await future
-                except asyncio.CancelledError:
-                    dispatcher.abandon(future)
-                    raise
+            asked = job.enqueued_at if slot is not None else loop.time()
+            while True:
+                if slot is None:
+                    asked_for = dispatcher.request(job, options, names, n > 0)
+                    if asked_for.__class__ is not str:
+                        future: asyncio.Future[str] = asked_for  # type: ignore[assignment]
+                        try:
+                            asked_for = await future
+                        except asyncio.CancelledError:
+                            dispatcher.abandon(future)
+                            raise
+                    slot = asked_for  # type: ignore[assignment]
+                if not dispatcher.over(slot):  # type: ignore[arg-type]
+                    break
+                dispatcher.release(slot)  # type: ignore[arg-type]
+                slot = None  # granted under a limit lowered since: wait again
             if n == 0:
                 model = slot
                 if model == GONE:
@@ -161,6 +176,11 @@ class AttemptRunner:
             if not getattr(err, "retryable", False) or dispatcher.cooling(model):
                 break
         return model, None
+
+    def backoff(self, n: int) -> float:
+        """Seconds to wait before retry ``n`` (1, 2, ...): exponential, with jitter."""
+        base = self.profile.settings.retry_backoff_s * 2 ** (n - 1)
+        return base * (0.5 + self.rng.random())
 
     def _request(self, job: Job, model: str, config: ModelConfig) -> GenerateRequest:
         if self.on_start is not None:
@@ -209,6 +229,8 @@ class AttemptRunner:
         job.records.append(record)
         self.tracker.add_attempt(record, end - start)
         self.dispatcher.outcome(model, err is None)
+        if isinstance(err, BackendUnavailable):
+            self.dispatcher.trip(record.error or "BackendUnavailable")
         if answer is not None:
             self.speeds.observe(model, answer.timings.total_s)
         else:
@@ -249,8 +271,13 @@ class AttemptRunner:
         return quality
 
 
-def failure_message(job: Job) -> str:
-    """Why a task failed: each model tried with its last error and attempt count."""
+def failure_message(job: Job, broken: str | None = None) -> str:
+    """Why a task failed: each model tried with its last error and attempt count.
+
+    ``broken``: why the host breaker is open (:meth:`Dispatcher.broken`), if it is.
+    """
+    if broken is not None and not job.records:
+        return f"not tried: the engine's host refuses connections ({broken})"
     if not job.routes:
         return (
             f"no model can serve task type {job.task_type.value!r}: none in model_configs "

@@ -50,6 +50,7 @@ async def run_batch(dispatcher: Dispatcher, run: RunJob, jobs: Sequence[Job]) ->
                 done.set_result(None)
 
     def start(waiter: Waiter, slot: str) -> None:
+        waiter.held = slot  # until the task's first step takes it over (see Job.held)
         task = loop.create_task(run(waiter, slot))  # type: ignore[arg-type]
         task.add_done_callback(finished)
         tasks.append(task)
@@ -65,7 +66,14 @@ async def run_batch(dispatcher: Dispatcher, run: RunJob, jobs: Sequence[Job]) ->
             dispatcher.forget(job)
         for task in tasks:
             task.cancel()
-        # Let cancelled tasks give their slots back before the caller goes on.
-        await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            # Let cancelled tasks give their slots back before the caller goes on.
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            # A task cancelled before its first step never ran a line: its slot is ours.
+            for job in jobs:
+                if job.held:
+                    dispatcher.release(job.held)
+                job.held = ""
         raise
     return results  # type: ignore[return-value]

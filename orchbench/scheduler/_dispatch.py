@@ -39,7 +39,8 @@ class Waiter:
     """A task's place in the queue: its aged-priority inputs and the slot it is waiting for."""
 
     __slots__ = (
-        "complexity", "enqueued_at", "future", "options", "priority", "seq", "starter", "task_id"
+        "complexity", "enqueued_at", "future", "held", "options", "priority", "seq", "starter",
+        "task_id",
     )  # fmt: skip
 
     def __init__(
@@ -53,6 +54,8 @@ class Waiter:
         self.options: Sequence[Candidate] = ()
         self.future: asyncio.Future[str] | None = None
         self.starter: Starter | None = None
+        self.held = ""
+        """A slot granted to a lazy start whose task has not run yet (see ``_batch``)."""
 
 
 Starter = Callable[[Waiter, str], None]
@@ -74,6 +77,9 @@ class Dispatcher:
         self.cooling_until: dict[str, float] = {}
         """Loop time at which each cooling model may be chosen again."""
         self._cooling_loop: asyncio.AbstractEventLoop | None = None
+        self._broken_until = 0.0
+        self._broken_reason = ""
+        self._broken_loop: asyncio.AbstractEventLoop | None = None
 
     # -- slots ---------------------------------------------------------------------------
 
@@ -81,7 +87,28 @@ class Dispatcher:
         model = self.profile.models.get(name)
         if model is None or self.in_flight.get(name, 0) >= model.concurrent_limit:
             return False
+        if self._broken_until and self.broken() is not None:
+            return False
         return not (self.cooling_until and self.cooling(name))
+
+    def _dead(self, name: str, models: Mapping[str, object]) -> bool:
+        # No slot will come for this model soon: removed, or its host's breaker is open.
+        return name not in models or (self._broken_until > 0 and self.broken() is not None)
+
+    def over(self, name: str) -> bool:
+        """Whether a slot granted on ``name`` is now over a limit (one was lowered live).
+
+        Checked just before the engine is called: a grant made under the old limit is given
+        back and the task waits again, so the engine never sees more than the new limit.
+        True as well once the host breaker is open (the task then gets :data:`GONE`).
+        """
+        model = self.profile.models.get(name)
+        if model is None:
+            return False
+        if self._broken_until and self.broken() is not None:
+            return True  # the host breaker opened since the grant
+        limit = self.profile.settings.max_concurrent_tasks
+        return self.in_flight.get(name, 0) > model.concurrent_limit or self.total > limit
 
     def _pick(self, waiter: Waiter) -> str | None:
         options = waiter.options
@@ -136,6 +163,8 @@ class Dispatcher:
         saves a trip through the event loop per task.
         """
         waiter.options = options
+        if self._broken_until and self.broken() is not None:
+            return GONE
         limit = self.profile.settings.max_concurrent_tasks
         if not self.waiting and self.total < limit:
             name = self._pick(waiter)
@@ -198,9 +227,9 @@ class Dispatcher:
                 if full or (best is not None and heap[0] >= best):
                     continue
                 if len(names) == 1 and not debug:
-                    if self._free(names[0]) or names[0] not in models:
+                    if self._free(names[0]) or self._dead(names[0], models):
                         best, best_group = heap[0], heap
-                        best_name = names[0] if names[0] in models else None
+                        best_name = None if self._dead(names[0], models) else names[0]
                 elif self._servable(names, models):
                     best, best_group, best_name = heap[0], heap, None
             if best is None or best_group is None:
@@ -235,7 +264,7 @@ class Dispatcher:
         for name in names:
             if self._free(name):
                 return True
-            if gone and name in models:
+            if gone and not self._dead(name, models):
                 gone = False
         return gone
 
@@ -245,7 +274,42 @@ class Dispatcher:
             heap[:] = [(self.key(w), seq, w) for _, seq, w in heap]
             heapify(heap)
 
-    # -- failures and cooldown -----------------------------------------------------------
+    # -- failures, the host breaker and cooldown ------------------------------------------
+
+    def trip(self, reason: str) -> None:
+        """The engine's host refused a connection: fail every model's tasks for a while.
+
+        One breaker for the dispatcher's engine (all its models share one host): for
+        ``cooldown_s`` new requests get :data:`GONE` at once and waiting tasks are sent
+        away, instead of each task waiting out its own model's cooldown. ``reason`` is the
+        one clear message their results carry (:meth:`broken`).
+        """
+        cooldown = self.profile.settings.cooldown_s
+        if cooldown <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        was_open = self.broken() is not None
+        self._broken_loop = loop
+        self._broken_until = loop.time() + cooldown
+        self._broken_reason = reason
+        if not was_open:
+            logger.warning(
+                "the engine's host refuses connections (%s); failing its tasks for %gs",
+                reason,
+                cooldown,
+            )
+        if self.waiting:
+            self.dispatch()
+
+    def broken(self) -> str | None:
+        """Why the host breaker is open now (see :meth:`trip`), or ``None``."""
+        if not self._broken_until:
+            return None
+        loop = asyncio.get_running_loop()
+        if loop is self._broken_loop and loop.time() < self._broken_until:
+            return self._broken_reason
+        self._broken_until = 0.0
+        return None
 
     def outcome(self, name: str, ok: bool) -> None:
         """Count a model's consecutive failures; after ``cooldown_failures`` cool it down.

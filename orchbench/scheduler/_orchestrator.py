@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -93,16 +94,24 @@ class Orchestrator:
     ``model_configs`` and ``settings`` are the profile's own objects: edit them (change a
     model's ``concurrent_limit`` or ``priority``, add a :class:`ModelConfig`) and the next
     task sees the change. ``scorer`` replaces :func:`orchbench.quality.score` (tests).
+    ``rng`` jitters retry backoff (seed it for a reproducible run); a fresh one by default.
     """
 
-    def __init__(self, profile: Profile, backend: Backend, *, scorer: Scorer | None = None) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        backend: Backend,
+        *,
+        scorer: Scorer | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         self._profile = profile
         self._speeds = SpeedTracker()
         self._dispatcher = Dispatcher(profile, self._speeds)
         self._tracker = PerformanceTracker()
         self._listeners: list[Callable[[SchedulerEvent], None]] = []
         self._runner = AttemptRunner(
-            profile, backend, self._dispatcher, self._tracker, self._speeds, None
+            profile, backend, self._dispatcher, self._tracker, self._speeds, None, rng
         )
         self._runner.scorer = scorer
         self._next_id = 0
@@ -285,7 +294,7 @@ class Orchestrator:
             asyncio.get_running_loop().time() - job.enqueued_at,
             answer.text if answer is not None else "",
             quality,
-            None if ok else failure_message(job),
+            None if ok else failure_message(job, self._dispatcher.broken()),
             answer.timings if answer is not None else None,
             job.records,
         )

@@ -46,7 +46,8 @@ def test_backoff_doubles_between_retries(monkeypatch):
     orch = orchestrator(chain(retry_attempts=4, retry_backoff_s=0.25, cooldown_failures=9), fake)
     result = run_sync(orch.execute_task("coding", "p"))
     assert result.model_name == "b"
-    assert delays == [0.25, 0.5, 1.0]
+    assert len(delays) == 3  # doubling, each times a jitter factor in [0.5, 1.5)
+    assert all(0.5 * b <= d < 1.5 * b for d, b in zip(delays, [0.25, 0.5, 1.0], strict=True))
 
 
 def test_exhausted_retries_fall_back_along_the_chain():
