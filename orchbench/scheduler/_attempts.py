@@ -130,10 +130,10 @@ class AttemptRunner:
                         except asyncio.CancelledError:
                             dispatcher.abandon(future)
                             raise
-                    slot = asked_for  # type: ignore[assignment]
-                if not dispatcher.over(slot):  # type: ignore[arg-type]
+                    slot = asked_for
+                if not dispatcher.over(slot):
                     break
-                dispatcher.release(slot)  # type: ignore[arg-type]
+                dispatcher.release(slot)
                 slot = None  # granted under a limit lowered since: wait again
             if n == 0:
                 model = slot
