@@ -2,9 +2,13 @@
 
 It serves every request on a simulated device (:class:`~orchbench.sim._device.SimDevice`)
 and returns the :class:`~orchbench.records.Timings` the performance model predicts, on
-the event loop's clock. It only makes sense on the virtual clock
-(:func:`orchbench.sim.run_virtual`): on an ordinary loop it would really wait the
-predicted seconds, so it refuses with a clear error instead.
+the event loop's clock. For an Ollama profile the device is Ollama's scheduler with the
+profile's ``[server]``: one ``num_parallel`` for every model, ``max_loaded_models``,
+``max_queue`` (503 → ``BackendBusy``), ``keep_alive``; a model's client-side
+``concurrent_limit`` above ``num_parallel`` only waits in the server (``queue_s``);
+batching within a model follows FACTS.md's measured curve on a GPU. It only makes
+sense on the virtual clock (:func:`orchbench.sim.run_virtual`): on an ordinary loop
+it would really wait the predicted seconds, so it refuses with a clear error instead.
 """
 
 from __future__ import annotations
@@ -14,14 +18,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
-from orchbench.config import ModelConfig, Profile
+from orchbench.config import ModelConfig, Profile, ServerSettings, keep_alive_seconds
 from orchbench.engine import GenerateRequest, GenerateResult
 from orchbench.errors import BackendTimeout, BackendUnavailable, ModelNotFound
+from orchbench.planning import uses_server
 from orchbench.records import Timings
 from orchbench.sim._clock import is_virtual
 from orchbench.sim._device import SimDevice
 from orchbench.sim._model import PerfModel
 from orchbench.sim._params import (
+    GPU_BATCH_CURVE,
     Calibration,
     ModelParams,
     load_calibration,
@@ -75,6 +81,20 @@ class SimBackend:
             calibration.device if calibration else {},
             source,
         )
+        self.server: ServerSettings | None = None
+        if uses_server(profile):
+            self.server = profile.server.resolved(profile.hardware)
+            device = calibration.device if calibration else {}
+            update = {
+                "max_queue": self.server.max_queue,
+                "keep_alive_s": _finite(keep_alive_seconds(self.server.keep_alive)),
+            }
+            if "max_loaded_models" not in device:
+                update["max_loaded_models"] = self.server.max_loaded_models
+            fitted = {"batch_alpha", "batch_gamma", "batch_curve"} & set(device)
+            if profile.hardware.kind == "gpu" and not fitted:
+                update["batch_curve"] = GPU_BATCH_CURVE
+            self.params = self.params.model_copy(update=update)
         self.device = SimDevice(profile.hardware, self.params)
         self.trace = dict(trace or {})
         self._perf: dict[str, tuple[tuple[object, ...], PerfModel]] = {}
@@ -82,12 +102,22 @@ class SimBackend:
 
     def perf_model(self, model: ModelConfig) -> PerfModel:
         """The :class:`PerfModel` of ``model`` (rebuilt when its relevant fields change)."""
-        key = (model.size_gb, model.params_b, model.tier, model.concurrent_limit, model.n_threads)
+        key = (
+            model.size_gb,
+            model.params_b,
+            model.tier,
+            model.concurrent_limit,
+            model.n_threads,
+            model.num_ctx,
+            self.server,
+        )
         cached = self._perf.get(model.name)
         if cached is not None and cached[0] == key:
             return cached[1]
         measured = self.calibration.models.get(model.name) if self.calibration else None
-        perf = PerfModel.build(self.profile.hardware, model, self.params, measured or ModelParams())
+        perf = PerfModel.build(
+            self.profile.hardware, model, self.params, measured or ModelParams(), self.server
+        )
         self._perf[model.name] = (key, perf)
         return perf
 
@@ -120,11 +150,11 @@ class SimBackend:
         else:
             prompt_tokens = perf.prompt_tokens(request.prompt)
             completion_tokens = perf.completion_tokens(request.max_tokens)
-        slots = model.concurrent_limit
+        slots = self.server.num_parallel if self.server else model.concurrent_limit
         try:
             async with asyncio.timeout(request.timeout_s):
                 outcome = await self.device.run(
-                    perf, prompt_tokens, completion_tokens, perf.threads, slots
+                    perf, prompt_tokens, completion_tokens, perf.threads, slots, _keep(model)
                 )
                 # Work outside the device (tokenizing, hand-off) delays only this request.
                 await asyncio.sleep(perf.request_overhead_s)
@@ -162,8 +192,19 @@ class SimBackend:
         """Load ``model`` on the simulated device; the simulated load seconds (0 if resident)."""
         self._check(model)
         perf = self.perf_model(model)
-        return await self.device.load(perf)
+        return await self.device.load(perf, _keep(model))
 
     async def close(self) -> None:
         """Forget the device state; the backend is not used again."""
         self._closed = True
+
+
+def _finite(seconds: float) -> float | None:
+    return None if seconds == float("inf") else seconds
+
+
+def _keep(model: ModelConfig) -> float | None:
+    """The request's keep_alive in seconds (``None``: the server's)."""
+    if model.keep_alive is None:
+        return None
+    return _finite(keep_alive_seconds(model.keep_alive))

@@ -7,9 +7,15 @@ instant, and on every change (a stream starts, finishes a phase, is cancelled)
 advances all streams analytically and sets the timer again. On the virtual clock a
 10,000-request run costs a few events per request.
 
-Memory follows Ollama: a model is resident or not; loading one that does not fit (or
-would exceed ``max_loaded_models``) first evicts the least recently used idle model,
-and waits while the models in the way are busy.
+The scheduling follows Ollama's (server/sched.go): a model is resident or not;
+loading one that does not fit (or would exceed ``max_loaded_models``) first evicts the
+least recently used idle model, and waits while the models in the way are busy. A
+request for a model that is loading, not loaded, or loaded with another configuration
+(``num_ctx`` changed: Ollama's ``needsReload``) waits in the scheduler's FIFO line;
+more than ``max_queue`` there is refused with ``BackendBusy`` (Ollama's 503 "server
+busy"). Each loaded model serves at most ``slots`` (``num_parallel``) requests at once,
+the rest wait FIFO for a slot (the runner's semaphore); that wait is ``queue_s``. An
+idle model unloads ``keep_alive`` seconds after its last request (0: at once).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from orchbench.config import HardwareSpec
+from orchbench.errors import BackendBusy
 from orchbench.sim._model import (
     DECODE,
     FIRST_TOKEN,
@@ -62,6 +69,12 @@ class SimDevice:
         self.capacity_gb = memory_capacity_gb(hardware, params)
         self.resident: OrderedDict[str, float] = OrderedDict()  # name → GB, LRU first
         self.loads = 0
+        self.evictions: list[str] = []
+        """Models unloaded, in order (to make room, on reload, or on keep_alive expiry)."""
+        self._config: dict[str, tuple[object, ...]] = {}  # name → what it is loaded with
+        self._keep_alive: dict[str, float | None] = {}
+        self._expiry: dict[str, asyncio.TimerHandle] = {}
+        self._slot_lines: dict[str, deque[object]] = {}
         self._loading: dict[str, asyncio.Future[None]] = {}  # model → its load in progress
         self._line: deque[object] = deque()
         self._users: dict[str, int] = {}
@@ -80,17 +93,19 @@ class SimDevice:
         completion_tokens: int,
         threads: int,
         slots: int,
+        keep_alive_s: float | None = None,
     ) -> StreamOutcome:
         """Serve one request on virtual time; returns when its last token is out.
 
+        ``keep_alive_s`` (the request's, else the device's) is how long the model stays
+        loaded once idle. Raises ``BackendBusy`` when the scheduler's line is full.
         Cancellation (e.g. a timeout) removes the stream and frees its share.
         """
         loop = asyncio.get_running_loop()
         t0 = loop.time()
-        load_s = await self._ensure_resident(perf)  # from here on, perf.name is in use
+        load_s = await self._ensure_resident(perf, keep_alive_s)  # perf.name is in use
         try:
-            while self._active_of(perf.name) >= slots:
-                await self._wait_change()
+            await self._take_slot(perf.name, slots)
             stream = _Stream(
                 load=StreamLoad(perf=perf, phase=PREFILL, threads=threads),
                 remaining=[float(prompt_tokens), 1.0, float(completion_tokens - 1)],
@@ -113,15 +128,32 @@ class SimDevice:
         finally:
             self._release(perf.name)
 
-    async def load(self, perf: PerfModel) -> float:
+    async def load(self, perf: PerfModel, keep_alive_s: float | None = None) -> float:
         """Make ``perf``'s model resident; the seconds spent loading (0.0 if it was)."""
-        load_s = await self._ensure_resident(perf)
+        load_s = await self._ensure_resident(perf, keep_alive_s)
         self._release(perf.name)
         return load_s
 
+    async def _take_slot(self, name: str, slots: int) -> None:
+        """Wait, first come first served, until ``name`` has fewer than ``slots`` streams."""
+        line = self._slot_lines.setdefault(name, deque())
+        if not line and self._active_of(name) < slots:
+            return
+        ticket = object()
+        line.append(ticket)
+        try:
+            while line[0] is not ticket or self._active_of(name) >= slots:
+                await self._wait_change()
+        finally:
+            line.remove(ticket)
+            self._notify()
+
     # -- memory ---------------------------------------------------------------------
 
-    async def _ensure_resident(self, perf: PerfModel) -> float:
+    def _ready(self, perf: PerfModel) -> bool:
+        return perf.name in self.resident and self._config.get(perf.name) == perf.config_key
+
+    async def _ensure_resident(self, perf: PerfModel, keep_alive_s: float | None) -> float:
         """Admit a request in arrival order, loading its model first if need be.
 
         As Ollama's scheduler, requests are admitted one at a time: while the head of
@@ -130,23 +162,25 @@ class SimDevice:
         On return the request counts as a user of the model (not evictable) until
         the caller releases it with :meth:`_release`.
         """
-        if not self._line and perf.name in self.resident and perf.name not in self._loading:
-            self._users[perf.name] = self._users.get(perf.name, 0) + 1
-            self.resident.move_to_end(perf.name)
+        if not self._line and self._ready(perf) and perf.name not in self._loading:
+            self._use(perf.name, keep_alive_s)
             return 0.0
+        if self.params.max_queue and len(self._line) >= self.params.max_queue:
+            raise BackendBusy(
+                f"server busy, please try again. maximum pending requests exceeded "
+                f"({len(self._line)} waiting, max_queue {self.params.max_queue})"
+            )
         ticket = object()
         self._line.append(ticket)
         try:
-            while self._line[0] is not ticket or not (
-                perf.name in self.resident or self._make_room(perf)
-            ):
+            while self._line[0] is not ticket or not (self._ready(perf) or self._make_room(perf)):
                 await self._wait_change()
         except BaseException:  # cancelled while waiting in line
             self._line.remove(ticket)
             self._notify()
             raise
         self._line.popleft()
-        self._users[perf.name] = self._users.get(perf.name, 0) + 1
+        self._use(perf.name, keep_alive_s)
         self._notify()
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -156,6 +190,7 @@ class SimDevice:
                 # The load runs on its own: like a server, it goes on if this request
                 # gives up, and every request for the model waits for the same load.
                 self.resident[perf.name] = perf.footprint_gb  # claimed while loading
+                self._config[perf.name] = perf.config_key
                 loading = asyncio.ensure_future(self._load(perf))
                 self._loading[perf.name] = loading
             if loading is not None:
@@ -166,11 +201,42 @@ class SimDevice:
             raise
         return loop.time() - started
 
+    def _use(self, name: str, keep_alive_s: float | None) -> None:
+        self._users[name] = self._users.get(name, 0) + 1
+        self._keep_alive[name] = (
+            keep_alive_s if keep_alive_s is not None else (self.params.keep_alive_s)
+        )
+        expiry = self._expiry.pop(name, None)
+        if expiry is not None:
+            expiry.cancel()
+        if name in self.resident:
+            self.resident.move_to_end(name)
+
     def _release(self, name: str) -> None:
         self._users[name] -= 1
         if name in self.resident:
             self.resident.move_to_end(name)
+            keep = self._keep_alive.get(name)
+            if self._users[name] == 0 and keep is not None:
+                loop = asyncio.get_running_loop()
+                self._expiry[name] = loop.call_at(loop.time() + keep, self._expire, name)
         self._notify()
+
+    def _expire(self, name: str) -> None:
+        """keep_alive ran out: unload ``name`` if it is still idle."""
+        self._expiry.pop(name, None)
+        if self._users.get(name, 0) == 0 and name not in self._loading:
+            self._unload(name)
+            self._notify()
+
+    def _unload(self, name: str) -> None:
+        if name in self.resident:
+            del self.resident[name]
+            self._config.pop(name, None)
+            self.evictions.append(name)
+        expiry = self._expiry.pop(name, None)
+        if expiry is not None:
+            expiry.cancel()
 
     async def _load(self, perf: PerfModel) -> None:
         try:
@@ -183,6 +249,10 @@ class SimDevice:
     def _make_room(self, perf: PerfModel) -> bool:
         """Evict idle models (LRU first) until ``perf`` fits; False if busy models block."""
         limit = self.params.max_loaded_models or len(self.resident) + 1
+        if perf.name in self.resident:  # loaded with another configuration: reload it
+            if self._users.get(perf.name, 0) or perf.name in self._loading:
+                return False
+            self._unload(perf.name)
 
         def fits() -> bool:
             used = sum(self.resident.values()) + perf.footprint_gb
@@ -192,7 +262,7 @@ class SimDevice:
             if fits():
                 return True
             if self._users.get(name, 0) == 0 and name not in self._loading:
-                del self.resident[name]
+                self._unload(name)
         # An empty device always takes a model: one too big has already been spilled.
         return fits() or not self.resident
 

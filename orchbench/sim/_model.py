@@ -16,10 +16,12 @@ RTX 4090, 7B Q4 (4.1 GB): 1.7 ms + 4.1 / 770 s = 7.0 ms → 142 tok/s (FACTS.md:
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from orchbench.config import HardwareSpec, ModelConfig, ModelTier
+from orchbench.config import HardwareSpec, ModelConfig, ModelTier, ServerSettings
 from orchbench.planning import capacity_of, context_of, kv_cache_gb, runner_overhead_gb
 from orchbench.sim._params import DeviceParams, ModelParams
 
@@ -55,6 +57,9 @@ class PerfModel:
     completion_ratio: float
     chars_per_token: float
     request_overhead_s: float = 0.0
+    config_key: tuple[object, ...] = ()
+    """What the server loads the model with (context, slots, KV type): a request with
+    another key makes the server reload it, as Ollama does when ``num_ctx`` changes."""
 
     @classmethod
     def build(
@@ -63,8 +68,14 @@ class PerfModel:
         model: ModelConfig,
         device: DeviceParams,
         measured: ModelParams | None = None,
+        server: ServerSettings | None = None,
     ) -> PerfModel:
-        """Derive every number for ``model`` on ``hardware`` (measured values win)."""
+        """Derive every number for ``model`` on ``hardware`` (measured values win).
+
+        With ``server`` (an Ollama profile's resolved ``[server]``) the model holds
+        ``num_parallel`` slots of KV cache of ``kv_cache_type``; without it, its
+        ``concurrent_limit`` slots (or instances, for the embedded engine).
+        """
         measured = measured or ModelParams()
         size = model.size_gb or (
             model.params_b * GB_PER_BILLION_PARAMS if model.params_b else _TIER_SIZE_GB[model.tier]
@@ -73,9 +84,13 @@ class PerfModel:
         instances = 1 if device.batching else model.concurrent_limit
         capacity = memory_capacity_gb(hardware, device)
         overhead = device.model_overhead_gb
+        slots = model.concurrent_limit if device.batching else 1
+        if server is not None:
+            slots = server.num_parallel
+        kv_type = server.kv_cache_type if server is not None else "f16"
+        ctx = context_of(model, hardware, server)
         if overhead is None:
-            slots = model.concurrent_limit if device.batching else 1
-            overhead = kv_cache_gb(model, context_of(model, hardware), slots)
+            overhead = kv_cache_gb(model, ctx, slots, kv_type)
             overhead += runner_overhead_gb(model)
         footprint = instances * (size + overhead)
         fraction = 1.0
@@ -105,6 +120,7 @@ class PerfModel:
             completion_ratio=measured.completion_ratio,
             chars_per_token=device.chars_per_token,
             request_overhead_s=measured.request_overhead_s,
+            config_key=(ctx, slots, kv_type),
         )
 
     def prompt_tokens(self, prompt: str) -> int:
@@ -134,10 +150,30 @@ class StreamLoad:
 
 
 def batch_slowdown(batch: int, device: DeviceParams) -> float:
-    """How much longer a decode step of ``batch`` streams takes than a step of one."""
+    """How much longer a decode step of ``batch`` streams takes than a step of one.
+
+    With a ``batch_curve`` (aggregate speedup by batch size, FACTS.md on a GPU) the
+    aggregate is interpolated linearly between its points and follows the last
+    segment's power law beyond them; otherwise ``1 + batch_alpha·(b−1)^batch_gamma``.
+    """
     if batch <= 1:
         return 1.0
-    return 1.0 + device.batch_alpha * (batch - 1) ** device.batch_gamma
+    curve = device.batch_curve
+    if not curve:
+        return 1.0 + device.batch_alpha * (batch - 1) ** device.batch_gamma
+    return batch / _curve_speedup(curve, batch)
+
+
+def _curve_speedup(curve: Sequence[tuple[int, float]], batch: int) -> float:
+    points = sorted(curve)
+    for (b0, a0), (b1, a1) in itertools.pairwise(points):
+        if b0 <= batch <= b1:
+            return a0 + (a1 - a0) * (batch - b0) / (b1 - b0)
+    if len(points) < 2 or batch < points[0][0]:
+        return max(1.0, points[-1][1] if batch > points[-1][0] else 1.0)
+    (b0, a0), (b1, a1) = points[-2], points[-1]
+    exponent = math.log(a1 / a0) / math.log(b1 / b0)
+    return a1 * (batch / b1) ** exponent
 
 
 def cpu_speed_factor(

@@ -39,6 +39,10 @@ _GPU_EFFICIENCY = 770.0 / 1008.0
 _GPU_PROMPT_RATE_PER_GBS = 1400.0 * 30.0 / 1008.0
 
 
+GPU_BATCH_CURVE = ((1, 1.0), (2, 138 / 127), (4, 265 / 127), (8, 450 / 127), (16, 605 / 127))
+"""FACTS.md: llama.cpp CUDA 7B aggregate decode at batch 1/2/4/8/16, relative to batch 1."""
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -59,6 +63,12 @@ class DeviceParams(_Strict):
     """Step slowdown with batch b is 1 + batch_alpha·(b−1)^batch_gamma (dimensionless)."""
     batch_gamma: float = Field(default=0.59, gt=0)
     """Exponent of the batch slowdown; fit to FACTS.md's 127/265/450/605 tok/s at 1/4/8/16."""
+    batch_curve: tuple[tuple[int, float], ...] | None = None
+    """Measured aggregate decode of one model at each batch size, relative to batch 1,
+    as ``((batch, ratio), ...)``; when set it replaces batch_alpha/batch_gamma
+    (interpolated between points, a power law beyond the last). ``SimBackend`` uses
+    :data:`GPU_BATCH_CURVE` for an Ollama profile on a GPU unless its calibration fits
+    the batching."""
     contention: float = Field(default=0.9, ge=0)
     """Extra step time per additional model instance decoding at once on the device
     (shared memory bandwidth; 1.0 is pure time slicing, 0 is free overlap)."""
@@ -83,7 +93,14 @@ class DeviceParams(_Strict):
     usable_memory_fraction: float | None = Field(default=None, gt=0, le=1)
     """Share of the device's memory models may use; ``None``: :mod:`orchbench.planning`'s."""
     max_loaded_models: int = Field(default=3, ge=0)
-    """Models resident at once before the least recently used is evicted (0: no limit)."""
+    """Models resident at once before the least recently used is evicted (0: no limit);
+    for an Ollama profile, its ``[server] max_loaded_models``."""
+    max_queue: int = Field(default=0, ge=0)
+    """Requests waiting for the server's scheduler (a model to load, or reload) beyond
+    which it answers 503 "server busy" (0: no limit); Ollama's ``max_queue``."""
+    keep_alive_s: float | None = Field(default=None, ge=0)
+    """Seconds an idle model stays loaded unless its request says otherwise (``None``:
+    forever); Ollama's ``keep_alive``."""
     chars_per_token: float = Field(default=4.0, gt=0)
     """Prompt characters per token (no tokenizer is loaded)."""
 

@@ -64,6 +64,7 @@ def test_first_request_pays_load_then_timings_add_up():
 
 def test_concurrent_requests_on_one_model_batch():
     profile = _profile(concurrent_limit=4)
+    profile.server.num_parallel = 4  # Ollama's slots, one value for every model
     backend = SimBackend(profile, calibration=Calibration())
 
     async def main():

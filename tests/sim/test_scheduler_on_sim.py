@@ -44,6 +44,7 @@ def _profile(limits: tuple[int, int], max_total: int, vram_gb: float, timeout: f
             name="GPU", vram_gb=vram_gb, bandwidth_gbs=1008, ram_gb=64, cpu_cores=16
         ),
         backend={"kind": "ollama"},
+        server={"num_parallel": max(limits)},  # the server's slots match the client limits
         settings={
             "max_concurrent_tasks": max_total,
             "default_timeout": timeout,
