@@ -85,7 +85,7 @@ class SimBackend:
         if uses_server(profile):
             self.server = profile.server.resolved(profile.hardware)
             device = calibration.device if calibration else {}
-            update = {
+            update: dict[str, object] = {
                 "max_queue": self.server.max_queue,
                 "keep_alive_s": _finite(keep_alive_seconds(self.server.keep_alive)),
             }
