@@ -15,7 +15,12 @@ nothing in a session whose tests do not ask for them. A suite file::
 Options: ``--orchbench-profile`` (default ``embedded``), ``--orchbench-backend``
 (``auto``), ``--orchbench-suite`` (repeatable; default the profile's default suite),
 ``--orchbench-repeat``, ``--orchbench-warmup``, ``--orchbench-mode``
-(``compare``/``models``/``all``), ``--orchbench-out`` (``results``).
+(``compare``/``models``/``all``), ``--orchbench-out`` (``results``), ``--orchbench-host``
+(the server URL for ``ollama``/``openai``; default the profile's).
+
+Hooks (:mod:`orchbench.bench.hookspec`): ``pytest_orchbench_make_backend(profile, kind,
+host)`` builds the engine the fixtures use; a ``conftest.py`` implements it to run the
+session on another engine (a stand-in, a third-party one).
 
 Fixtures: ``orchbench_profile`` (the :class:`~orchbench.config.Profile`),
 ``orchbench_backend_kind`` (the resolved engine kind), ``workload`` (the
@@ -23,14 +28,11 @@ Fixtures: ``orchbench_profile`` (the :class:`~orchbench.config.Profile`),
 ``orchestrator`` (a fresh :class:`~orchbench.scheduler.Orchestrator`), and ``bench_run``
 (a :class:`~orchbench.bench.outcome.BenchResult`: the workload run once per session in
 every mode, stored under ``--orchbench-out``, shared by every test that asks for it).
-When pytest-benchmark is active the run is timed by its ``benchmark`` fixture (per-mode
-times in ``extra_info``) and its JSON is copied into each run folder as ``benchmark.json``.
+The run times itself (alternating repeats, medians); pytest-benchmark is not involved.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from orchbench.bench.session import BenchObserver
     from orchbench.bench.workload import Workload
     from orchbench.config import Profile
+    from orchbench.engine import Backend
 
 
 @dataclass
@@ -50,8 +53,6 @@ class _State:
     """Per-session plugin state (on ``config.stash``, never global)."""
 
     runs: dict[str, BenchResult | BaseException] = field(default_factory=dict)
-    run_dirs: list[Path] = field(default_factory=list)
-    temp_json: Path | None = None
     backend_note: str | None = None
 
 
@@ -62,6 +63,13 @@ def _state(config: pytest.Config) -> _State:
     if _STATE not in config.stash:
         config.stash[_STATE] = _State()
     return config.stash[_STATE]
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Register the orchbench hook specifications (:mod:`orchbench.bench.hookspec`)."""
+    from orchbench.bench import hookspec
+
+    pluginmanager.add_hookspecs(hookspec)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -78,6 +86,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="auto",
         metavar="KIND",
         help="auto, ollama, openai, embedded, sim or fake (default: auto)",
+    )
+    group.addoption(
+        "--orchbench-host",
+        default=None,
+        metavar="URL",
+        help="server URL for ollama/openai (default: the profile's [backend] host)",
     )
     group.addoption(
         "--orchbench-suite",
@@ -121,24 +135,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the marker; ask pytest-benchmark for JSON when a profile is given."""
+    """Register the marker; check that ``--orchbench-run-dir`` names one suite's folder."""
     config.addinivalue_line(
         "markers", "orchbench(suite): run this benchmark test on the named suite only"
     )
     suites = config.getoption("orchbench_suite") or []
     if config.getoption("orchbench_run_dir") and len(suites) > 1:
         raise pytest.UsageError("--orchbench-run-dir takes one --orchbench-suite, not several")
-    # Only an explicit orchbench session pays for the JSON file; pytest-benchmark reads
-    # the option in its own (trylast) pytest_configure, after this one.
-    wants_json = (
-        config.getoption("orchbench_profile") is not None
-        and config.pluginmanager.hasplugin("benchmark")
-        and getattr(config.option, "benchmark_json", None) is None
-    )
-    if wants_json:
-        folder = Path(tempfile.mkdtemp(prefix="orchbench-"))
-        _state(config).temp_json = folder / "benchmark.json"
-        config.option.benchmark_json = _state(config).temp_json
 
 
 def _selected_suites(config: pytest.Config) -> list[str] | None:
@@ -199,7 +202,9 @@ def orchbench_backend_kind(pytestconfig: pytest.Config, orchbench_profile: Profi
     from orchbench.backends import resolve_backend_kind
 
     kind, note = resolve_backend_kind(
-        orchbench_profile, pytestconfig.getoption("orchbench_backend")
+        orchbench_profile,
+        pytestconfig.getoption("orchbench_backend"),
+        host=pytestconfig.getoption("orchbench_host"),
     )
     _state(pytestconfig).backend_note = note
     return kind
@@ -214,8 +219,19 @@ def workload(request: pytest.FixtureRequest) -> Workload:
     return load_suite(name)
 
 
+def _hook_backend(config: pytest.Config, profile: Profile, kind: str) -> Backend | None:
+    """The engine a ``pytest_orchbench_make_backend`` implementation returned, if any."""
+    hook: Any = config.hook
+    backend: Backend | None = hook.pytest_orchbench_make_backend(
+        profile=profile, kind=kind, host=config.getoption("orchbench_host")
+    )
+    return backend
+
+
 @pytest.fixture
-def orchestrator(orchbench_profile: Profile, orchbench_backend_kind: str) -> Iterator[Any]:
+def orchestrator(
+    pytestconfig: pytest.Config, orchbench_profile: Profile, orchbench_backend_kind: str
+) -> Iterator[Any]:
     """A fresh Orchestrator on the chosen profile and engine, closed after the test.
 
     Drive it with ``orchbench.run_sync(orchestrator.execute_task(...))`` (or
@@ -226,10 +242,15 @@ def orchestrator(orchbench_profile: Profile, orchbench_backend_kind: str) -> Ite
     from orchbench.backends import make_backend
     from orchbench.scheduler import Orchestrator
 
-    backend = make_backend(orchbench_backend_kind, profile=orchbench_profile)
+    backend = _hook_backend(pytestconfig, orchbench_profile, orchbench_backend_kind)
+    owned = backend is None
+    if backend is None:
+        host = pytestconfig.getoption("orchbench_host")
+        backend = make_backend(orchbench_backend_kind, host=host, profile=orchbench_profile)
     orch = Orchestrator(orchbench_profile.model_copy(deep=True), backend)
     yield orch
-    asyncio.run(backend.close())
+    if owned:
+        asyncio.run(backend.close())
 
 
 def _observer(config: pytest.Config) -> BenchObserver | None:
@@ -239,11 +260,6 @@ def _observer(config: pytest.Config) -> BenchObserver | None:
         if isinstance(plugin, BenchObserver):
             return plugin
     return None
-
-
-def _backend_override(config: pytest.Config) -> Any:
-    """A Backend instance a front end (or a test) registered as plugin ``orchbench-backend``."""
-    return config.pluginmanager.get_plugin("orchbench-backend")
 
 
 @pytest.fixture
@@ -264,7 +280,7 @@ def bench_run(
     from orchbench.bench.session import BenchSession
 
     config = request.config
-    override = _backend_override(config)
+    override = _hook_backend(config, orchbench_profile, orchbench_backend_kind)
     session = BenchSession(
         orchbench_profile,
         getattr(override, "name", None) or orchbench_backend_kind,
@@ -275,12 +291,11 @@ def bench_run(
         out=Path(config.getoption("orchbench_out")),
         run_dir=_path_or_none(config.getoption("orchbench_run_dir")),
         backend=override,
+        host=config.getoption("orchbench_host"),
         observer=_observer(config),
     )
-    if session.store:
-        state.run_dirs.append(session.store.path)
     try:
-        result = _timed(request, session, workload.name)
+        result = session.run()
     except Exception as exc:
         state.runs[workload.name] = exc
         raise
@@ -290,41 +305,6 @@ def bench_run(
 
 def _path_or_none(value: str | None) -> Path | None:
     return Path(value) if value else None
-
-
-def _timed(request: pytest.FixtureRequest, session: Any, suite: str) -> BenchResult:
-    if not request.config.pluginmanager.hasplugin("benchmark"):
-        return session.run()
-    benchmark = request.getfixturevalue("benchmark")
-    benchmark.group = f"orchbench {suite}"
-    try:
-        result: BenchResult = benchmark.pedantic(session.run, rounds=1, iterations=1)
-    except BaseException:
-        # pytest-benchmark flags only Exception; a Ctrl-C would leave it an empty timing
-        # that breaks its JSON writer.
-        benchmark.has_error = True
-        raise
-    for mode, runs in result.runs.items():
-        benchmark.extra_info[f"{mode} total_s"] = [r.wall_s for r in runs]
-    benchmark.extra_info["speedup"] = result.summary["speedup"]
-    benchmark.extra_info["backend"] = result.summary["backend"]
-    benchmark.extra_info["run_dir"] = str(result.run_dir)
-    return result
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Copy pytest-benchmark's JSON (written just before this) into each run folder."""
-    state = session.config.stash.get(_STATE, None)
-    if state is None:
-        return
-    source = getattr(session.config.option, "benchmark_json", None)
-    if source is not None and Path(source).is_file():
-        for run_dir in state.run_dirs:
-            target = run_dir / "benchmark.json"
-            if Path(source).resolve() != target.resolve():
-                shutil.copyfile(source, target)
-    if state.temp_json is not None:
-        shutil.rmtree(state.temp_json.parent, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

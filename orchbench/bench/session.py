@@ -57,9 +57,9 @@ class BenchSession:
     """Runs ``workload`` on ``profile`` over the ``backend_kind`` engine in every mode.
 
     ``backend`` may be given (a :class:`Backend` instance, e.g. a fake in tests); else it is
-    built with :func:`orchbench.backends.make_backend` and closed at the end. ``out`` is
-    the parent results folder (a fresh run folder is created in it), or ``run_dir`` the
-    exact folder; with neither, nothing is written.
+    built with :func:`orchbench.backends.make_backend` (at ``host``, else the profile's) and
+    closed at the end. ``out`` is the parent results folder (a fresh run folder is created
+    in it), or ``run_dir`` the exact folder; with neither, nothing is written.
     """
 
     def __init__(
@@ -74,6 +74,7 @@ class BenchSession:
         out: Path | None = None,
         run_dir: Path | None = None,
         backend: Backend | None = None,
+        host: str | None = None,
         observer: BenchObserver | None = None,
         sample_interval_s: float = 0.5,
     ) -> None:
@@ -86,6 +87,7 @@ class BenchSession:
         for mode in self.modes:
             profile_for_mode(profile, mode)  # validates the mode before any work
         self.backend = backend
+        self.host = host
         self.observer = observer or BenchObserver()
         self.sample_interval_s = sample_interval_s
         if run_dir is None and out is not None:
@@ -121,7 +123,7 @@ class BenchSession:
         if backend is None:
             from orchbench.backends import make_backend
 
-            backend = make_backend(self.backend_kind, profile=self.profile)
+            backend = make_backend(self.backend_kind, host=self.host, profile=self.profile)
         sampler = (
             ResourceSampler(self.store.resources_path, interval_s=self.sample_interval_s)
             if self.store and self.measured

@@ -6,7 +6,6 @@ Layout (``results/<YYYYmmdd-HHMMSS>-<profile>-<suite>/``)::
     tasks.jsonl       one line per task result
     resources.jsonl   CPU / memory samples (see orchbench.bench.sampler)
     summary.json      machine, versions, profile, backend, suite, aggregates, speedup
-    benchmark.json    pytest-benchmark's own JSON
 
 JSON lines are appended after each finished mode and ``summary.json`` is replaced
 atomically after each mode with ``"status": "partial"``, then ``"complete"`` at the end:
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
     from orchbench.bench.runner import ModeRun
 
 SCHEMA = 1
-BENCHMARK = "benchmark.json"
 
 
 def _slug(text: str) -> str:
@@ -63,11 +61,6 @@ class RunStore:
     def resources_path(self) -> Path:
         """Where the resource sampler writes."""
         return self.path / RESOURCES
-
-    @property
-    def benchmark_path(self) -> Path:
-        """Where pytest-benchmark's JSON is copied."""
-        return self.path / BENCHMARK
 
     def _append(self, name: str, rows: list[dict[str, Any]]) -> None:
         # One write of whole lines: a crash can cut at most the final line, which the

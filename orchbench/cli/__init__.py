@@ -6,11 +6,12 @@ This layer only parses, validates, calls the public API and prints. Any
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import sys
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from orchbench.errors import OrchbenchError
@@ -38,16 +39,60 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
+    app.callback()(_root)
     for verb in VERB_MODULES:
         module = importlib.import_module(f"orchbench.cli._{verb}")
         module.register(app)
     return app
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from orchbench import __version__
+
+        print(f"orchbench {__version__}")
+        raise typer.Exit()
+
+
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Run several local LLMs at once, measure it honestly, tune the limits."""
+
+
+def close_library_devnull() -> None:
+    """Close the two ``/dev/null`` files llama-cpp-python opens at import and never closes.
+
+    ``llama_cpp/_utils.py`` keeps ``outnull_file`` and ``errnull_file`` open for the life
+    of the process (to silence model loading); left to interpreter shutdown they end every
+    run that loaded a model with ``ResourceWarning: unclosed file '/dev/null'`` (shown with
+    ``-W default`` or ``-X dev``). Registered with ``atexit`` by the console script only:
+    closing them earlier would break the next model load in the same process.
+    """
+    utils = sys.modules.get("llama_cpp._utils")
+    for name in ("outnull_file", "errnull_file"):
+        handle = getattr(utils, name, None)
+        if handle is not None and hasattr(handle, "close"):
+            handle.close()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``orchbench`` console script; returns the exit code."""
+    """Entry point of the ``orchbench`` console script; returns the exit code.
+
+    ``argv`` ``None`` means the process's own arguments: then this process ends with the
+    command, and library files left open are closed at exit.
+    """
+    from orchbench.cli._console import err_console
+
+    if argv is None:
+        atexit.register(close_library_devnull)
     app = build_app()
-    err = Console(stderr=True)
+    err = err_console()
     try:
         # Standalone mode lets click report usage errors (exit 2) and turn typer.Exit
         # into SystemExit; our own errors pass through to be printed as one line each.

@@ -2,18 +2,19 @@
 
 The CLI is the front door and pytest the engine: after checking the profile, the suites,
 the engine and its models, it runs ``pytest`` over the suite test files with the
-``--orchbench-*`` options, shows a progress bar fed by the plugin, and prints the tables.
+``--orchbench-*`` options (see :mod:`orchbench.cli._pytest`: pytest's own output only with
+``--verbose``), shows a progress bar fed by the plugin on stderr, and prints the tables
+on stdout.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from orchbench.bench.session import BenchObserver
 from orchbench.errors import ConfigError, OrchbenchError
@@ -98,42 +99,6 @@ class ProgressObserver(BenchObserver):
         self.results.append(result)
 
 
-def _suite_test_files() -> list[Path]:
-    from orchbench.bench.workload import search_path
-
-    files: dict[str, Path] = {}
-    for folder in search_path():
-        if folder.is_dir():
-            for path in sorted(folder.glob("test_*.py")):
-                files.setdefault(path.name, path)
-    if not files:
-        raise ConfigError("no suite test files (suites/test_*.py) found; reinstall orchbench")
-    return list(files.values())
-
-
-def _pytest_args(
-    files: list[Path], profile: str, backend: str, suite: str, options: dict[str, Any]
-) -> list[str]:
-    from orchbench.bench.workload import bundled_suites_dir
-
-    args = [str(f) for f in files]
-    ini = bundled_suites_dir() / "pytest.ini"
-    if ini.is_file():
-        args += ["-c", str(ini)]
-    # -s: the progress bar must reach the terminal; --tb=line: a failed gate is one line.
-    args += ["-q", "-s", "--no-header", "--tb=line", "-rfE", "-p", "no:cacheprovider"]
-    # orchbench is imported before pytest starts, so pytest cannot rewrite its asserts.
-    args += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
-    entry_points = importlib.metadata.entry_points(group="pytest11")
-    if not any(ep.value == "orchbench.bench.plugin" for ep in entry_points):
-        args += ["-p", "orchbench.bench.plugin"]
-    args += ["--orchbench-profile", profile, "--orchbench-backend", backend]
-    args += ["--orchbench-suite", suite]
-    for key, value in options.items():
-        args += [f"--orchbench-{key}", str(value)]
-    return args
-
-
 def run(
     profile: Annotated[str, typer.Option("--profile", "-p", help="Profile name or path.")] = (
         "embedded"
@@ -145,31 +110,39 @@ def run(
     backend: Annotated[
         str, typer.Option(help="auto, ollama, openai, embedded, sim (or fake, for tests).")
     ] = "auto",
+    host: Annotated[
+        str | None, typer.Option(help="Server URL for ollama/openai (default: the profile's).")
+    ] = None,
     repeat: Annotated[int, typer.Option(min=1, help="Repeats of every mode.")] = 3,
     warmup: Annotated[int, typer.Option(min=0, help="Untimed warm-up tasks.")] = 1,
     mode: Annotated[
         str, typer.Option(help="compare (sequential vs parallel), models (each alone), all.")
     ] = "compare",
-    out: Annotated[Path, typer.Option(help="Folder for the run folders.")] = Path("results"),
-    report: Annotated[bool, typer.Option("--report", help="Also write the HTML report.")] = False,
+    out: Annotated[
+        Path, typer.Option(help="Folder to write into (each run makes its own folder there).")
+    ] = Path("results"),
+    report: Annotated[
+        bool, typer.Option("--report/--no-report", help="Also write the HTML report.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show pytest's own output too.")
+    ] = False,
 ) -> None:
     """Benchmark a profile: each suite sequentially and in parallel, with the speedup.
 
+    Tables and the results folder go to stdout; progress and errors to stderr.
+
     Example: orchbench run --profile embedded --suite code-completion --repeat 3
     """
-    import pytest
-
     from orchbench.backends import BACKEND_KINDS, resolve_backend_kind
     from orchbench.bench.preflight import check_models, check_suites
     from orchbench.bench.runner import modes_for
     from orchbench.bench.store import new_run_dir
-    from orchbench.bench.table import render
     from orchbench.bench.workload import default_suite, load_suite
+    from orchbench.cli._console import err_console, out_console
     from orchbench.profiles import load_profile
 
-    # Piped output gets a width that fits the tables instead of rich's 80 columns.
-    console = Console() if sys.stdout.isatty() else Console(width=120)
-    err = Console(stderr=True)
+    console, err = out_console(), err_console()
     if backend not in ("auto", *BACKEND_KINDS):
         raise ConfigError(
             f"--backend {backend!r} is not valid; valid: auto, {', '.join(BACKEND_KINDS)}"
@@ -182,38 +155,56 @@ def run(
     workloads = [load_suite(s) for s in suites]
     for warning in check_suites(prof, workloads):
         err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
-    kind, note = resolve_backend_kind(prof, backend)
+    kind, note = resolve_backend_kind(prof, backend, host=host)
     if note:
         err.print(f"[yellow]{note}[/yellow]", highlight=False)
-    check_models(prof, kind)
-    files = _suite_test_files()
+    check_models(prof, kind, host=host)
     failed = 0
     for name, workload in zip(suites, workloads, strict=True):
-        console.print(
+        err.print(
             f"[bold]{workload.name}[/bold] on [bold]{prof.name}[/bold] "
             f"({len(workload.tasks)} tasks, {mode}, {repeat} repeat(s), backend {kind})",
             highlight=False,
         )
-        observer = ProgressObserver(console)
-        run_dir = new_run_dir(out, prof.name, workload.name)
-        options = {"repeat": repeat, "warmup": warmup, "mode": mode, "run-dir": run_dir}
-        args = _pytest_args(files, profile, kind, name, options)
-        args += ["--benchmark-json", str(run_dir / "benchmark.json")]
-        code = pytest.main(args, plugins=[observer])
-        for result in observer.results:
-            console.print(render(result.summary))
-            console.print(f"results: {result.run_dir}", highlight=False)
-            if report and result.run_dir is not None:
-                _write_report(result.run_dir, console, err)
-        if code == pytest.ExitCode.INTERRUPTED:
-            raise KeyboardInterrupt
-        if code == pytest.ExitCode.TESTS_FAILED:
-            failed += 1
-        elif code != pytest.ExitCode.OK:
-            raise OrchbenchError(f"pytest could not run suite {name!r} (exit code {int(code)})")
+        options = {"profile": profile, "backend": kind, "host": host, "suite": name}
+        options |= {"repeat": repeat, "warmup": warmup, "mode": mode}
+        options["run-dir"] = new_run_dir(out, prof.name, workload.name)
+        failures = _run_suite(options, verbose, console, err, report=report)
+        for line in failures:
+            err.print(f"[red]failed:[/red] {escape(line)}", highlight=False)
+        failed += bool(failures)
     if failed:
         err.print(f"[red]error:[/red] {failed} suite(s) had failing checks (see above)")
         raise typer.Exit(1)
+
+
+def _run_suite(
+    options: dict[str, Any], verbose: bool, console: Console, err: Console, *, report: bool
+) -> list[str]:
+    """Run one suite through pytest; print its tables; return its failed checks."""
+    import pytest
+
+    from orchbench.bench.table import render
+    from orchbench.cli._pytest import Outcomes, pytest_args, suite_test_files
+
+    observer, outcomes = ProgressObserver(err), Outcomes()
+    args = pytest_args(suite_test_files(), options, verbose=verbose)
+    code = pytest.main(args, plugins=[observer, outcomes])
+    for result in observer.results:
+        console.print(render(result.summary))
+        partial = "" if result.status == "complete" else f" ({result.status})"
+        console.print(f"results: {result.run_dir}{partial}", highlight=False)
+        if report and result.run_dir is not None and result.status == "complete":
+            _write_report(result.run_dir, console, err)
+    if code == pytest.ExitCode.INTERRUPTED:
+        err.print("[yellow]interrupted[/yellow] (the results folder is marked partial)")
+        raise typer.Exit(130)
+    if code == pytest.ExitCode.TESTS_FAILED:
+        return outcomes.failures or ["a check failed"]
+    if code != pytest.ExitCode.OK:
+        detail = "; ".join(outcomes.failures) or f"pytest exit code {int(code)}"
+        raise OrchbenchError(f"pytest could not run suite {options['suite']!r}: {detail}")
+    return []
 
 
 def _write_report(run_dir: Path, console: Console, err: Console) -> None:

@@ -21,12 +21,12 @@ name = "c"
 prompt = "def c():"
 """
 
-# The fake engine answers after 10 ms; registered as the plugin "orchbench-backend".
+# The hook hands the plugin a fake engine that answers after 10 ms.
 CONFTEST = """
 from orchbench.testing import FakeBackend
 
-def pytest_configure(config):
-    config.pluginmanager.register(FakeBackend(latency=0.01), "orchbench-backend")
+def pytest_orchbench_make_backend(profile, kind, host):
+    return FakeBackend(latency=0.01)
 """
 
 
@@ -79,20 +79,61 @@ def test_a_suite_file_runs_once_and_a_failed_gate_fails(pytester, suite_dir):
     runs = list((pytester.path / "results").iterdir())
     assert len(runs) == 1  # both tests shared one run
     names = {p.name for p in runs[0].iterdir()}
-    assert {"summary.json", "records.jsonl", "tasks.jsonl", "benchmark.json"} <= names
+    assert {"summary.json", "records.jsonl", "tasks.jsonl"} <= names
+    # pytest-benchmark no longer times the run: no one-round table, no JSON of its own
+    assert "benchmark.json" not in names
+    assert "Rounds" not in result.stdout.str()
 
 
-def test_benchmark_json_records_the_mode_times(pytester, suite_dir):
-    import json
+def test_the_hook_gets_profile_kind_and_host_and_its_engine_runs(pytester, suite_dir):
+    pytester.makeconftest(
+        """
+        from orchbench.testing import FakeBackend
 
-    pytester.makepyfile(test_one="def test_run(bench_run):\n    assert bench_run.status")
+        SEEN = []
+
+        def pytest_orchbench_make_backend(profile, kind, host):
+            SEEN.append((profile.name, kind, host))
+            backend = FakeBackend(latency=0.0)
+            backend.name = "hooked"
+            return backend
+        """
+    )
+    pytester.makepyfile(
+        test_hook="""
+        import conftest
+
+        def test_run(bench_run):
+            assert bench_run.summary["backend"] == "hooked"
+            assert conftest.SEEN == [("embedded", "fake", "http://box:1")]
+        """
+    )
+    result = pytester.runpytest(*_options(pytester, "--orchbench-host", "http://box:1"))
+    result.assert_outcomes(passed=1)
+
+
+def test_without_a_hook_the_plugin_builds_the_kind_it_was_given(pytester):
+    pytester.makefile(".toml", tiny=SUITE)
+    pytester.makepyfile(
+        test_plain="""
+        def test_run(bench_run):
+            assert bench_run.summary["backend"] == "fake"
+        """
+    )
     pytester.runpytest(*_options(pytester)).assert_outcomes(passed=1)
-    run = next((pytester.path / "results").iterdir())
-    data = json.loads((run / "benchmark.json").read_text())
-    (bench,) = data["benchmarks"]
-    assert bench["group"] == "orchbench tiny"
-    assert len(bench["extra_info"]["sequential total_s"]) == 1
-    assert "speedup" in bench["extra_info"]
+
+
+def test_a_misspelt_hook_argument_is_refused_by_pytest(pytester, suite_dir):
+    pytester.makeconftest(
+        """
+        def pytest_orchbench_make_backend(profile, engine):
+            return None
+        """
+    )
+    pytester.makepyfile(test_x="def test_x():\n    pass")
+    result = pytester.runpytest(*_options(pytester))
+    assert result.ret != 0
+    assert "engine" in result.stdout.str() + result.stderr.str()
 
 
 def test_marker_picks_a_suite_and_others_are_skipped(pytester, suite_dir):

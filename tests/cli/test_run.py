@@ -1,8 +1,11 @@
 """`orchbench run`: bad input is one clear error and exit 2; a run leaves a results folder."""
 
 import json
+import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -32,9 +35,30 @@ def test_bad_input_is_one_error_and_exit_2(capsys, args, expected):
     assert "Traceback" not in err
 
 
-def _orchbench(tmp_path, *args):
+# What pytest, pytest-benchmark and Python's warnings print; none of it may reach a user.
+FOREIGN = re.compile(
+    r"\d+ (passed|failed|errors?)(,| in )|^\.+$|\[100%\]|={5,}|!{4,}|KeyboardInterrupt"
+    r"|Rounds|Wrote benchmark data|benchmark '|Warning|Traceback|test session starts",
+    re.MULTILINE,
+)
+
+
+def _foreign_lines(text):
+    return [line for line in text.splitlines() if FOREIGN.search(line)]
+
+
+def _orchbench(tmp_path, *args, python=()):
     return subprocess.run(
-        [sys.executable, "-m", "orchbench", "run", *args, "--out", str(tmp_path / "results")],
+        [
+            sys.executable,
+            *python,
+            "-m",
+            "orchbench",
+            "run",
+            *args,
+            "--out",
+            str(tmp_path / "results"),
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -71,13 +95,132 @@ def test_run_on_the_fake_engine_end_to_end(tmp_path):
     assert summary["status"] == "complete"
     assert set(summary["modes"]) == {"sequential", "parallel", "model:gemma3-270m"}
     assert len(summary["speedup"]["values"]) == 2
-    assert (run_dir / "benchmark.json").is_file()
+    assert not (run_dir / "benchmark.json").exists()  # no one-round pytest-benchmark table
+
+
+def test_run_prints_only_its_own_output(tmp_path):
+    done = _orchbench(
+        tmp_path,
+        "--profile",
+        "embedded",
+        "--backend",
+        "fake",
+        "--suite",
+        "smoke",
+        "--repeat",
+        "1",
+        python=("-W", "default"),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _foreign_lines(done.stdout) == []
+    assert _foreign_lines(done.stderr) == []
+    # results on stdout, progress on stderr
+    assert "Speedup parallel vs sequential" in done.stdout and "results: " in done.stdout
+    assert "repeat 1" in done.stderr and "repeat 1" not in done.stdout
+
+
+def test_verbose_shows_pytests_own_output(tmp_path):
+    done = _orchbench(
+        tmp_path,
+        "--profile",
+        "embedded",
+        "--backend",
+        "fake",
+        "--suite",
+        "smoke",
+        "--repeat",
+        "1",
+        "--verbose",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
+
+
+def test_a_failed_check_is_one_line_and_exit_1(tmp_path):
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "test_gate.py").write_text(
+        "def test_impossible_speedup(bench_run):\n    assert bench_run.speedup >= 100\n"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchbench",
+            "run",
+            "--backend",
+            "fake",
+            "--suite",
+            "smoke",
+            "--repeat",
+            "1",
+            "--out",
+            str(tmp_path / "results"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("failed:")]
+    assert "test_impossible_speedup" in line and ">= 100" in line
+    assert _foreign_lines(done.stdout) == []
+
+
+def test_ctrl_c_stops_with_130_and_a_partial_summary(tmp_path):
+    command = [
+        sys.executable,
+        "-m",
+        "orchbench",
+        "run",
+        "--profile",
+        "embedded",
+        "--backend",
+        "fake",
+        "--suite",
+        "smoke",
+        "--repeat",
+        "200",
+        "--out",
+        str(tmp_path / "results"),
+    ]
+    proc = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    summary = None
+    for _ in range(600):  # wait (at most a minute) until the first mode has been stored
+        time.sleep(0.1)
+        found = list((tmp_path / "results").glob("*/summary.json"))
+        if found:
+            summary = found[0]
+            break
+    assert summary is not None, "the run never started"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "interrupted" in err
+    assert _foreign_lines(out) == [] and _foreign_lines(err) == []
+    assert json.loads(summary.read_text())["status"] == "partial"
+    assert "(partial)" in out
 
 
 @pytest.mark.embedded
 def test_run_on_the_bundled_model_end_to_end(tmp_path):
-    done = _orchbench(tmp_path, "--profile", "embedded", "--suite", "smoke", "--repeat", "1")
+    done = _orchbench(
+        tmp_path,
+        "--profile",
+        "embedded",
+        "--suite",
+        "smoke",
+        "--repeat",
+        "1",
+        python=("-W", "default"),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
+    # no pytest output, and no ResourceWarning for llama-cpp-python's /dev/null at exit
+    assert _foreign_lines(done.stdout) == [] and _foreign_lines(done.stderr) == []
     assert "measured on embedded" in done.stdout
     (run_dir,) = (tmp_path / "results").iterdir()
     summary = json.loads((run_dir / "summary.json").read_text())
