@@ -166,7 +166,7 @@ def run(
             f"({len(workload.tasks)} tasks, {mode}, {repeat} repeat(s), backend {kind})",
             highlight=False,
         )
-        options = {"profile": profile, "backend": kind, "host": host, "suite": name}
+        options: dict[str, Any] = {"profile": profile, "backend": kind, "host": host, "suite": name}
         options |= {"repeat": repeat, "warmup": warmup, "mode": mode}
         options["run-dir"] = new_run_dir(out, prof.name, workload.name)
         failures = _run_suite(options, verbose, console, err, report=report)
