@@ -43,5 +43,5 @@ def get_orchestrator(
             kind, reason = resolve_backend_kind(loaded, "auto")
             if reason:
                 logger.warning("backend auto -> %s: %s", kind, reason)
-        backend = make_backend(kind, host=loaded.backend.host, profile=loaded)
+        backend = make_backend(kind, profile=loaded)  # host: $OLLAMA_HOST, then the profile
     return Orchestrator(loaded, backend)

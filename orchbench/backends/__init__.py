@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from orchbench.backends._hosts import HostChoice, describe_host, host_note, resolve_host
 from orchbench.backends._registry import (
     BACKEND_KINDS,
     ENGINES,
@@ -56,10 +57,13 @@ __all__ = [
     "INSTALL_HINT",
     "EmbeddedBackend",
     "EngineEntry",
+    "HostChoice",
     "OllamaBackend",
     "OpenAIBackend",
     "assemble_bundled_model",
+    "describe_host",
     "engine_class",
+    "host_note",
     "is_embedded_profile",
     "is_installed",
     "make_backend",
@@ -67,6 +71,7 @@ __all__ = [
     "profile_host",
     "require_llama_cpp",
     "resolve_backend_kind",
+    "resolve_host",
 ]
 
 

@@ -21,11 +21,12 @@ from orchbench.engine import Backend
 from orchbench.errors import BackendUnavailable, ConfigError
 
 
-def profile_host(profile: Profile | None, host: str | None) -> str | None:
-    """The host to use: the explicit one, else the profile's ``[backend] host``."""
-    if host:
-        return host
-    return profile.backend.host if profile is not None else None
+def profile_host(profile: Profile | None, host: str | None, kind: str = "ollama") -> str | None:
+    """The host to use: ``--host``, then the engine's env variable, then the profile's
+    ``[backend] host``, then the default (:func:`orchbench.backends._hosts.resolve_host`)."""
+    from orchbench.backends._hosts import resolve_host
+
+    return resolve_host(kind, host, profile).url or None
 
 
 def is_embedded_profile(profile: Profile) -> bool:
@@ -125,7 +126,7 @@ def make_backend(kind: str, *, host: str | None = None, profile: Profile | None 
     'fake'
     """
     entry = _entry(kind)
-    return entry.build(entry.load(), profile_host(profile, host), profile)
+    return entry.build(entry.load(), profile_host(profile, host, kind), profile)
 
 
 def resolve_backend_kind(

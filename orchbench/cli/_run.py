@@ -134,7 +134,7 @@ def run(
 
     Example: orchbench run --profile embedded --suite code-completion --repeat 3
     """
-    from orchbench.backends import BACKEND_KINDS, resolve_backend_kind
+    from orchbench.backends import BACKEND_KINDS, host_note, resolve_backend_kind
     from orchbench.bench.preflight import check_models, check_suites
     from orchbench.bench.runner import modes_for
     from orchbench.bench.store import new_run_dir
@@ -163,7 +163,8 @@ def run(
     for name, workload in zip(suites, workloads, strict=True):
         err.print(
             f"[bold]{workload.name}[/bold] on [bold]{prof.name}[/bold] "
-            f"({len(workload.tasks)} tasks, {mode}, {repeat} repeat(s), backend {kind})",
+            f"({len(workload.tasks)} tasks, {mode}, {repeat} repeat(s), backend {kind}"
+            f"{host_note(kind, host, prof)})",
             highlight=False,
         )
         options: dict[str, Any] = {"profile": profile, "backend": kind, "host": host, "suite": name}
