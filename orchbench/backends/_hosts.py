@@ -24,6 +24,7 @@ DEFAULT_HOSTS = {"ollama": "http://127.0.0.1:11434", "openai": "http://127.0.0.1
 """Each server engine's default URL (Ollama's; llama.cpp server's)."""
 HOST_ENV = {"ollama": "OLLAMA_HOST", "openai": "OPENAI_BASE_URL"}
 """The environment variable each server engine's own clients read."""
+_API_SUFFIX = {"openai": "/v1"}  # paths are added per request
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ def normalize_host(kind: str, value: str) -> str:
     url = value.strip().rstrip("/")
     if "://" not in url:
         url = f"http://{url}"
-    return url.removesuffix("/v1") if kind == "openai" else url
+    return url.removesuffix(_API_SUFFIX.get(kind, "\0"))
 
 
 def resolve_host(
