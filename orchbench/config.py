@@ -130,6 +130,8 @@ class Settings(_Strict):
     cooldown_failures: int = Field(default=3, ge=1)
     cooldown_s: float = Field(default=30.0, ge=0)
     aging_s: float = Field(default=10.0, gt=0)
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    """Sampling seed sent with every request to engines that accept one (``--seed``)."""
     """Seconds of waiting that raise a queued task's priority by one point."""
 
 

@@ -4,7 +4,7 @@
 assert service levels::
 
     def test_gate(bench_run):
-        assert bench_run.speedup >= 1.2
+        assert bench_run.speedup.low >= 1.2     # the 95 % interval's lower bound
         assert bench_run.p95_latency_s < 30
         assert bench_run.parallel.failures == 0
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from orchbench.bench.runner import MODEL_PREFIX, ModeRun, median_aggregates
+from orchbench.bench.stats import Speedup
 
 
 @dataclass
@@ -86,9 +87,13 @@ class BenchResult:
         return self.mode("parallel")
 
     @property
-    def speedup(self) -> float | None:
-        """Median over repeats of sequential total time / parallel total time."""
-        return self.summary["speedup"]["median"]
+    def speedup(self) -> Speedup | None:
+        """Sequential total time / parallel total time over the paired repeats.
+
+        A :class:`~orchbench.bench.stats.Speedup`: compares like a float (the geometric
+        mean of the pairs) and has ``.low`` / ``.high``, its 95 % confidence interval.
+        """
+        return Speedup.from_summary(self.summary["speedup"])
 
     @property
     def speedup_min(self) -> float | None:

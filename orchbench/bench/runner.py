@@ -226,7 +226,10 @@ def median_aggregates(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def speedup(sequential: Sequence[ModeRun], parallel: Sequence[ModeRun]) -> dict[str, Any]:
-    """Sequential total time over parallel total time, per repeat: median, min, max, values."""
+    """Sequential total time over parallel total time, per repeat: median, min, max, values,
+    and the point estimate with its confidence interval (see :mod:`orchbench.bench.stats`)."""
+    from orchbench.bench.stats import ratio_interval
+
     by_repeat = {run.repeat: run.wall_s for run in parallel}
     values = [
         run.wall_s / by_repeat[run.repeat]
@@ -234,10 +237,12 @@ def speedup(sequential: Sequence[ModeRun], parallel: Sequence[ModeRun]) -> dict[
         if by_repeat.get(run.repeat) and run.wall_s > 0
     ]
     if not values:
-        return {"median": None, "min": None, "max": None, "values": []}
+        return {"median": None, "min": None, "max": None, "values": [], "estimate": None}
+    interval = ratio_interval(values)
     return {
         "median": statistics.median(values),
         "min": min(values),
         "max": max(values),
         "values": values,
+        **(interval.to_dict() if interval else {"estimate": None}),
     }

@@ -97,6 +97,7 @@ class BenchSession:
         self.load_s: dict[str, float] = {}
         self.started_at = time.time()
         self._machine: dict[str, Any] | None = None
+        self._sampler: Any = None
         self._versions: dict[str, Any] | None = None
 
     @property
@@ -124,7 +125,7 @@ class BenchSession:
             from orchbench.backends import make_backend
 
             backend = make_backend(self.backend_kind, host=self.host, profile=self.profile)
-        sampler = (
+        sampler = self._sampler = (
             ResourceSampler(self.store.resources_path, interval_s=self.sample_interval_s)
             if self.store and self.measured
             else None
@@ -224,6 +225,8 @@ class BenchSession:
             "load_s": self.load_s,
             "modes": modes,
             "speedup": speedup(self.runs.get("sequential", []), self.runs.get("parallel", [])),
+            "seed": self.profile.settings.seed,
+            "noise": self._sampler.noise() if self._sampler is not None else None,
             "models": model_stats(self.runs),
             "performance_report": last.performance_report if last else {},
             "recommendations": last.recommendations if last else {},

@@ -13,6 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from orchbench.bench.machine import describe
+from orchbench.bench.noise import noise_line
+from orchbench.bench.stats import Speedup
 from orchbench.engine import is_measured
 
 
@@ -98,17 +100,20 @@ def mode_table(summary: dict[str, Any], modes: list[str] | None = None) -> Table
 
 
 def speedup_line(summary: dict[str, Any]) -> Text | None:
-    """``Speedup parallel vs sequential: 1.21× (min 1.12×, max 1.30×, 3 repeats)``."""
-    speed = summary.get("speedup") or {}
-    if speed.get("median") is None:
+    """``Speedup parallel vs sequential: 1.21× [1.12, 1.30] (95 % CI, 3 pairs; ...)``,
+    then ``NOISY: ...`` when the noise guard flagged the run."""
+    speed = Speedup.from_summary(summary.get("speedup") or {})
+    if speed is None:
         return None
-    n = len(speed.get("values", []))
     text = Text("Speedup parallel vs sequential: ", style="bold")
-    text.append(f"{speed['median']:.2f}×", style="bold green" if speed["median"] > 1 else "bold")
-    text.append(f" (min {speed['min']:.2f}×, max {speed['max']:.2f}×, {n} repeat")
-    text.append(f"{'s' if n != 1 else ''}; total time sequential / parallel)")
+    head, _, rest = speed.text().partition(" ")
+    text.append(head, style="bold green" if speed > 1 else "bold")
+    text.append(f" {rest.removesuffix(')')}; total time sequential / parallel)")
     if not is_measured(summary):
         text.append("  SIMULATED", style="bold yellow")
+    noisy = noise_line(summary)
+    if noisy:
+        text.append(f"  {noisy}", style="bold red")
     return text
 
 

@@ -33,11 +33,30 @@ def _change(row: MetricRow, i: int) -> str:
 
 
 def _noise(row: MetricRow, i: int) -> str:
-    return {True: "[bold]yes[/bold]", False: "no", None: "?"}[row.beyond_noise[i]]
+    test = row.tests[i] if i < len(row.tests) else None
+    if test is None or test.significant is None:
+        return "too few repeats"
+    return f"[bold]yes (p={test.p_value:.3f})[/bold]" if test.significant else "no"
+
+
+def _too_few(comparison: Comparison) -> str | None:
+    """The line explaining "too few repeats", when some row had too few."""
+    from orchbench.bench.stats import needed_repeats
+
+    short = [
+        t for row in comparison.rows for t in row.tests[1:] if t is not None and t.p_value is None
+    ]
+    if not short:
+        return None
+    sizes = sorted({f"{t.n_a} vs {t.n_b}" for t in short})
+    return (
+        f"too few repeats to tell ({', '.join(sizes)}): an exact test needs at least "
+        f"{needed_repeats()} repeats per run (orchbench run --repeat N)"
+    )
 
 
 def pair_table(comparison: Comparison) -> Table:
-    """Two runs: metric, both values, the change, and whether it is beyond the noise."""
+    """Two runs: metric, both values, the change, and whether it is significant."""
     from rich.table import Table
 
     a, b = comparison.runs
@@ -97,7 +116,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Compare results folders side by side and gate on regressions.
 
-        A change is "beyond noise" when the repeats of the two runs do not overlap.
+        A change is "beyond noise" when an exact Mann–Whitney U test on the two runs'
+        repeats gives p <= 0.05; that needs at least 4 repeats per run. Runs the noise guard
+        marked noisy are flagged.
 
         Example: orchbench compare results/before results/after --fail-on "throughput<-5%"
         """
@@ -109,6 +130,15 @@ def register(app: typer.Typer) -> None:
         console = Console()
         table = pair_table(comparison) if len(runs) == 2 else hardware_table(comparison)
         console.print(table)
+        short = _too_few(comparison)
+        if short:
+            console.print(short, highlight=False)
+        for run in comparison.noisy:
+            console.print(
+                f"[red]NOISY: {run.label}: {run.noisy}; its differences may be the "
+                "machine's other load, not the change[/red]",
+                highlight=False,
+            )
         simulated = [r.label for r in comparison.runs if not r.measured]
         if simulated:
             console.print(f"[red]SIMULATED (not measured): {', '.join(simulated)}[/red]")

@@ -1,8 +1,11 @@
 """Run-vs-run comparison: metrics side by side, their change, noise, and CI gate rules.
 
-The first run is the baseline. A change is *beyond noise* when the per-repeat values of
-the two runs do not overlap (the other run's min–max lies wholly above or below the
-baseline's); with fewer than two repeats on either side it cannot be told (``None``).
+The first run is the baseline. A change is *beyond noise* (significant) when an exact
+two-sided Mann–Whitney U test on the two runs' per-repeat values gives p ≤ 0.05
+(:func:`orchbench.bench.stats.compare_samples`); it needs at least 4 repeats on each side
+(3 vs 3 can never reach 0.05): with fewer the verdict is "too few repeats to tell"
+(``None``). A run the noise guard marked ``noisy`` is flagged (:attr:`Comparison.noisy`):
+its numbers may measure the machine's other load rather than the code.
 
 A ``--fail-on`` rule is ``METRIC OP THRESHOLD``: ``throughput<-5%`` breaks when any run's
 throughput changed by less than −5 % against the baseline; ``p95_latency_s>0.5`` (no
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchbench.bench.stats import Test, compare_samples
 from orchbench.engine import is_measured
 from orchbench.errors import ConfigError, ResultsError
 
@@ -61,12 +65,16 @@ class RunInfo:
     profile: str
     backend: str
     measured: bool
+    noisy: str | None = None
+    """Why the noise guard marked the run noisy; None for a quiet (or unchecked) run."""
 
 
 @dataclass(frozen=True)
 class MetricRow:
-    """One metric across the runs; ``changes_pct``/``beyond_noise`` are against the first run
-    (``None`` for the baseline itself, a missing value, or a change from zero)."""
+    """One metric across the runs; ``changes_pct``/``beyond_noise``/``tests`` are against the
+    first run (``None`` for the baseline itself, a missing value, or a change from zero);
+    ``beyond_noise`` is True (significant), False (no significant difference) or None (too
+    few repeats to tell)."""
 
     metric: str
     label: str
@@ -74,6 +82,17 @@ class MetricRow:
     values: tuple[float | None, ...]
     changes_pct: tuple[float | None, ...]
     beyond_noise: tuple[bool | None, ...]
+    tests: tuple[Test | None, ...] = ()
+
+    def verdict(self, i: int) -> str:
+        """``"significant (p = 0.008)"``, ``"no significant difference"`` or ``"too few
+        repeats to tell"`` for run ``i`` against the baseline (``"–"`` for the baseline)."""
+        test = self.tests[i] if i < len(self.tests) else None
+        if test is None:
+            return "–"
+        if test.verdict == "significant":
+            return f"significant (p = {test.p_value:.3f})"
+        return test.verdict
 
 
 @dataclass(frozen=True)
@@ -115,6 +134,11 @@ class Comparison:
         """True when no ``--fail-on`` rule is broken."""
         return not self.broken
 
+    @property
+    def noisy(self) -> list[RunInfo]:
+        """The runs the noise guard marked noisy."""
+        return [r for r in self.runs if r.noisy]
+
     def row(self, metric: str) -> MetricRow:
         """The row of ``metric`` (full name like ``parallel.tokens_per_s`` or an alias)."""
         name = resolve_metric(metric, [r.metric for r in self.rows])
@@ -150,6 +174,8 @@ def _run_info(path: Path, summary: dict[str, Any]) -> RunInfo:
     machine = summary.get("machine") or {}
     parts = [str(machine.get(k)) for k in ("hostname", "cpu", "gpu") if machine.get(k)]
     profile = summary.get("profile") or {}
+    noise = summary.get("noise") or {}
+    noisy = "; ".join(noise.get("reasons") or ["noisy"]) if noise.get("noisy") else None
     return RunInfo(
         path,
         path.name,
@@ -157,6 +183,7 @@ def _run_info(path: Path, summary: dict[str, Any]) -> RunInfo:
         str(profile.get("name", "?")) if isinstance(profile, dict) else str(profile),
         str(summary.get("backend", "unknown")),
         is_measured(summary),
+        noisy,
     )
 
 
@@ -164,7 +191,7 @@ def _series(summary: dict[str, Any], metric: str) -> tuple[float | None, list[fl
     """The metric's headline value (median over repeats) and its per-repeat values."""
     if metric == "speedup":
         speedup = summary.get("speedup") or {}
-        return _num(speedup.get("median")), [
+        return _num(speedup.get("estimate", speedup.get("median"))), [
             v for v in map(_num, speedup.get("values") or []) if v is not None
         ]
     mode, key = metric.rsplit(".", 1)
@@ -179,10 +206,8 @@ def _num(value: Any) -> float | None:
     return float(value)
 
 
-def _beyond_noise(base: list[float], other: list[float]) -> bool | None:
-    if len(base) < 2 or len(other) < 2:
-        return None
-    return min(other) > max(base) or max(other) < min(base)
+def _test(base: list[float], other: list[float]) -> Test:
+    return compare_samples(base, other)
 
 
 def _change_pct(base: float | None, value: float | None) -> float | None:
@@ -258,8 +283,9 @@ def compare_runs(paths: Iterable[str | Path], fail_on: Iterable[str] = ()) -> Co
         series = [_series(s, metric) for s in summaries]
         values = tuple(v for v, _ in series)
         changes = (None, *(_change_pct(values[0], v) for v in values[1:]))
-        noise = (None, *(_beyond_noise(series[0][1], r) for _, r in series[1:]))
-        rows.append(MetricRow(metric, label, better, values, changes, noise))
+        tests = (None, *(_test(series[0][1], r) for _, r in series[1:]))
+        noise = tuple(t.significant if t else None for t in tests)
+        rows.append(MetricRow(metric, label, better, values, changes, noise, tests))
     known = [r.metric for r in rows]
     outcomes = []
     for rule in rules:

@@ -66,14 +66,14 @@ def _facts(run: RunData) -> list[tuple[str, str]]:
 
 
 def _speedup(summary: dict[str, Any]) -> str | None:
-    speedup = summary.get("speedup") or {}
-    if speedup.get("median") is None:
+    from orchbench.bench.noise import noise_line
+    from orchbench.bench.stats import Speedup
+
+    speed = Speedup.from_summary(summary.get("speedup") or {})
+    if speed is None:
         return None
-    values = speedup.get("values") or []
-    return (
-        f"{speedup['median']:.2f}× median (min {fmt(speedup.get('min'))}, "
-        f"max {fmt(speedup.get('max'))}, over {len(values)} repeats)"
-    )
+    noisy = noise_line(summary)
+    return f"{speed.text()}" + (f" — {noisy}" if noisy else "")
 
 
 def _figures(paths: list[Path]) -> list[dict[str, str]]:

@@ -192,6 +192,7 @@ class AttemptRunner:
             config.temperature,
             self.profile.settings.default_timeout,
             job.stop,
+            seed=self.profile.settings.seed,
         )
 
     def _record(

@@ -73,9 +73,8 @@ def test_measured_run_tables():
         "measured on embedded",
         "Test CPU",
         "median of 3 repeats",
-        "1.25×",
-        "min 1.10×",
-        "max 1.30×",
+        "1.21× [",  # geometric mean of the 3 pairs with its interval
+        "(95 % CI, 3 pairs; total time sequential / parallel)",
         "Model Performance",
         "gemma3-270m",
         "500 ms",

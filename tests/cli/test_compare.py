@@ -33,6 +33,17 @@ def test_two_runs_print_a_side_by_side_table(capsys):
     assert "beyond noise" in out
     assert "tokens/s" in out
     assert "SIMULATED" in out
+    assert "too few repeats to tell" in out  # 2 repeats per run
+
+
+def test_noisy_inputs_are_flagged(tmp_path: Path, capsys):
+    run = Path(shutil.copytree(DATA / "run-small", tmp_path / "busy"))
+    summary = json.loads((run / "summary.json").read_text())
+    summary["noise"] = {"noisy": True, "reasons": ["other processes used 90 % of a core"]}
+    (run / "summary.json").write_text(json.dumps(summary))
+    assert main(["compare", A, str(run)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "NOISY: busy: other processes used 90 % of a core" in out
 
 
 def test_a_broken_rule_exits_1_and_says_which(regressed: str, capsys):

@@ -50,15 +50,61 @@ def test_identical_runs_change_nothing_and_are_within_noise(run_small: Path):
         assert row.beyond_noise[1] in (False, None)
 
 
-def test_a_change_is_beyond_noise_when_repeats_do_not_overlap(run_small: Path, tmp_path: Path):
+def with_repeats(run: Path, values: list[float], key: str = "tokens_per_s") -> Path:
+    """Give ``run``'s parallel mode one repeat per value of ``key`` (median updated too)."""
+    import statistics
+
+    path = run / "summary.json"
+    summary = json.loads(path.read_text())
+    block = summary["modes"]["parallel"]
+    template = block["runs"][0]
+    block["runs"] = [{**template, "repeat": i, key: v} for i, v in enumerate(values)]
+    block["median"][key] = statistics.median(values)
+    path.write_text(json.dumps(summary))
+    return run
+
+
+def copy(run: Path, dest: Path) -> Path:
     import shutil
 
-    slower = Path(shutil.copytree(run_small, tmp_path / "slower"))
-    edit_summary(slower, tokens_per_s=0.5, mean_quality=1.01)
-    comparison = compare_runs([run_small, slower])
-    assert comparison.row("parallel.tokens_per_s").beyond_noise[1] is True
-    assert comparison.row("parallel.tokens_per_s").changes_pct[1] == pytest.approx(-50)
-    assert comparison.row("quality").beyond_noise[1] is False  # 1 % inside the repeats' spread
+    return Path(shutil.copytree(run, dest))
+
+
+def test_a_clear_change_over_enough_repeats_is_significant(run_small: Path, tmp_path: Path):
+    base = with_repeats(run_small, [50.0, 52.0, 49.0, 51.0, 50.5])
+    slower = with_repeats(copy(run_small, tmp_path / "slower"), [40.0, 41.0, 39.5, 40.5, 42.0])
+    row = compare_runs([base, slower]).row("parallel.tokens_per_s")
+    assert row.beyond_noise[1] is True
+    assert row.verdict(1).startswith("significant (p = 0.0")
+    assert row.changes_pct[1] == pytest.approx((40.5 - 50.5) / 50.5 * 100)
+
+
+def test_overlapping_repeats_are_no_significant_difference(run_small: Path, tmp_path: Path):
+    base = with_repeats(run_small, [50.0, 52.0, 49.0, 51.0, 50.5])
+    other = with_repeats(copy(run_small, tmp_path / "other"), [51.5, 49.5, 50.2, 52.5, 48.8])
+    row = compare_runs([base, other]).row("throughput")
+    assert row.beyond_noise[1] is False
+    assert row.verdict(1) == "no significant difference"
+
+
+def test_three_repeats_are_too_few_to_tell_even_for_a_large_change(run_small: Path, tmp_path: Path):
+    """The issue's case: +141 % between 3-repeat runs of one code is not called real."""
+    base = with_repeats(run_small, [10.0, 11.0, 10.5])
+    other = with_repeats(copy(run_small, tmp_path / "other"), [24.0, 25.0, 26.0])
+    row = compare_runs([base, other]).row("throughput")
+    assert row.beyond_noise[1] is None
+    assert row.verdict(1) == "too few repeats to tell"
+
+
+def test_a_noisy_run_is_flagged(run_small: Path, tmp_path: Path):
+    noisy = copy(run_small, tmp_path / "noisy")
+    summary = load(noisy)
+    summary["noise"] = {"noisy": True, "reasons": ["other processes used 90 % of a core"]}
+    (noisy / "summary.json").write_text(json.dumps(summary))
+    comparison = compare_runs([run_small, noisy])
+    assert [r.label for r in comparison.noisy] == ["noisy"]
+    assert comparison.runs[1].noisy == "other processes used 90 % of a core"
+    assert comparison.runs[0].noisy is None
 
 
 def test_noise_is_unknown_with_a_single_repeat(run_small: Path, run_small_b: Path):

@@ -27,7 +27,7 @@ def test_report_is_written_self_contained_with_every_section(run_small: Path):
     assert "tiny-dev" in html  # suite
     assert "test-box" in html  # machine
     assert "qwen2.5-0.5b" in html and "highest mean quality on coding" in html
-    assert "1.93× median" in html  # the speedup line
+    assert "1.92× [0.62, 5.98] (95 % CI, 2 pairs)" in html  # the speedup line
     # Nothing is fetched from elsewhere.
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
     assert "<link" not in html
