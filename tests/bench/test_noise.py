@@ -107,6 +107,13 @@ def test_the_probe_does_not_count_our_own_children():
         child.wait(timeout=10)
 
 
+class WallClockFake(FakeBackend):
+    """A stand-in engine (no model) whose runs are sampled like a measured engine's: it
+    sleeps in real time, so the session runs the resource sampler and the noise guard."""
+
+    measured = True
+
+
 def test_a_loaded_run_is_flagged_noisy(busy_loop: int, duo_profile, tiny_workload, tmp_path):
     session = BenchSession(
         duo_profile,
@@ -115,7 +122,7 @@ def test_a_loaded_run_is_flagged_noisy(busy_loop: int, duo_profile, tiny_workloa
         repeat=2,
         warmup=0,
         out=tmp_path,
-        backend=FakeBackend(latency=0.1),
+        backend=WallClockFake(latency=0.1),
         sample_interval_s=0.2,
     )
     result = session.run()
