@@ -96,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Standalone mode lets click report usage errors (exit 2) and turn typer.Exit
         # into SystemExit; our own errors pass through to be printed as one line each.
-        app(args=argv, standalone_mode=True)
+        # obj: the verbs see the command line as typed (a refusal shows it with --force).
+        args = list(sys.argv[1:] if argv is None else argv)
+        app(args=args, standalone_mode=True, obj={"argv": args})
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)

@@ -19,7 +19,9 @@ Examples:
 
   orchbench calibrate --profile embedded
 
-  orchbench calibrate --profile embedded --check
+  orchbench calibrate --profile embedded --suite smoke --repeat 1
+
+  orchbench calibrate --profile embedded --no-check --force
 
   orchbench calibrate --profile rtx4090 --backend ollama
 """
@@ -75,12 +77,90 @@ def print_report(report: FidelityReport, console: Console) -> None:
     )
 
 
+MAPE_GOAL = 10.0
+"""The makespan error (percent) a calibration must stay within to be written."""
+TAU_GOAL = 0.8
+"""The rank agreement (Kendall τ) between predicted and measured makespans it must reach."""
+
+
+def missed_goals(report: FidelityReport) -> list[str]:
+    """The fidelity goals ``report`` misses, one phrase each (empty: it meets them all)."""
+    missed = []
+    if report.mape > MAPE_GOAL:
+        missed.append(f"makespan MAPE {report.mape:.1f}% > {MAPE_GOAL:g}%")
+    if report.kendall_tau < TAU_GOAL:
+        missed.append(f"Kendall τ {report.kendall_tau:.2f} < {TAU_GOAL:g}")
+    return missed
+
+
+def _measure(
+    profile: Profile, kind: str, host: str | None, max_tokens: int, err: Console
+) -> Calibration:
+    import asyncio
+
+    from orchbench.backends import make_backend
+    from orchbench.calibrate._measure import calibrate as run_calibration
+
+    async def measure() -> tuple[Calibration, list[Observation]]:
+        engine = make_backend(kind, host=host, profile=profile)
+        try:
+            with err.status("measuring…") as status:
+                return await run_calibration(
+                    profile,
+                    engine,
+                    engine=kind,
+                    max_tokens=max_tokens,
+                    progress=lambda label: status.update(f"measuring {label}"),
+                )
+        finally:
+            await engine.close()
+
+    return asyncio.run(measure())[0]
+
+
+def _check(
+    profile: Profile,
+    kind: str,
+    host: str | None,
+    calibration: Calibration,
+    options: tuple[str, int],
+    err: Console,
+) -> FidelityReport:
+    from orchbench.backends import make_backend
+    from orchbench.bench.workload import load_suite
+    from orchbench.calibrate._fidelity import check_fidelity
+
+    suite, repeat = options
+    workload = load_suite(suite)
+    with err.status("checking…") as status:
+        return check_fidelity(
+            profile,
+            lambda: make_backend(kind, host=host, profile=profile),
+            workload.tasks,
+            calibration,
+            repeats=max(1, min(repeat, 2)),
+            progress=status.update,
+        )
+
+
+def _print_calibration(calibration: Calibration, console: Console) -> None:
+    for name, value in sorted(calibration.device.items()):
+        console.print(f"  device.{name} = {value:.4g}")
+    for model, params in calibration.models.items():
+        console.print(
+            f"  {model}: decode {params.decode_tps or 0:.1f} tok/s, prompt "
+            f"{params.prompt_tps or 0:.0f} tok/s, load {params.load_s or 0:.2f} s"
+        )
+
+
 def register(app: typer.Typer) -> None:
     """Add the `calibrate` verb to ``app``."""
 
     @app.command(
-        help="Measure a real engine, fit the simulator to it, write "
-        "profiles/NAME.calibration.toml.\n" + EXAMPLES
+        help="Measure a real engine, fit the simulator to it, check the fit, and write "
+        "profiles/NAME.calibration.toml only when the check meets its goals "
+        f"(makespan MAPE ≤ {MAPE_GOAL:g}%, Kendall τ ≥ {TAU_GOAL:g}) or with --force. "
+        "Exit 1 when the check misses them. Results on stdout, progress on stderr.\n" + EXAMPLES
     )
     def calibrate(
         profile: Annotated[str, typer.Option(help="Profile name or path.")] = "embedded",
@@ -90,68 +170,55 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str | None, typer.Option(help="Server URL (ollama/openai).")] = None,
         check: Annotated[
             bool,
-            typer.Option(help="Afterwards, compare simulator and engine on ≥ 6 settings."),
-        ] = False,
+            typer.Option(
+                "--check/--no-check",
+                help="Compare simulator and engine on ≥ 6 settings before writing "
+                "(--no-check writes only with --force).",
+            ),
+        ] = True,
         suite: Annotated[
-            str, typer.Option(help="Workload for --check (a suite name or path).")
+            str, typer.Option(help="Workload for the check (a suite name or path).")
         ] = "code-completion",
         max_tokens: Annotated[int, typer.Option(help="Tokens per measured request.")] = 48,
-        repeats: Annotated[
+        repeat: Annotated[
             int,
-            typer.Option(help="Times the plan is run (--check: each setting twice); best kept."),
-        ] = 3,
+            typer.Option(min=1, help="Runs of each check setting (at most 2); the best is kept."),
+        ] = 2,
+        force: Annotated[
+            bool,
+            typer.Option("--force", help="Write the calibration even unchecked or off goal."),
+        ] = False,
     ) -> None:
-        import asyncio
-
-        from rich.console import Console
-
-        from orchbench.backends import make_backend
-        from orchbench.calibrate._measure import calibrate as run_calibration
         from orchbench.calibrate._measure import calibration_target
+        from orchbench.cli._console import err_console, out_console
+        from orchbench.errors import ConfigError
         from orchbench.profiles import load_profile
         from orchbench.sim import save_calibration
 
-        console = Console()
+        console, err = out_console(), err_console()
         loaded = load_profile(profile)
         kind = engine_kind(loaded, backend)
         target = calibration_target(profile)
-
-        async def measure() -> tuple[Calibration, list[Observation]]:
-            engine = make_backend(kind, host=host, profile=loaded)
-            try:
-                with console.status("measuring…") as status:
-                    return await run_calibration(
-                        loaded,
-                        engine,
-                        engine=kind,
-                        max_tokens=max_tokens,
-                        progress=lambda label: status.update(f"measuring {label}"),
-                    )
-            finally:
-                await engine.close()
-
-        calibration, _ = asyncio.run(measure())
-        save_calibration(calibration, target)
-        console.print(f"[green]✓[/green] wrote {target}")
-        for name, value in sorted(calibration.device.items()):
-            console.print(f"  device.{name} = {value:.4g}")
-        for model, params in calibration.models.items():
-            console.print(
-                f"  {model}: decode {params.decode_tps or 0:.1f} tok/s, prompt "
-                f"{params.prompt_tps or 0:.0f} tok/s, load {params.load_s or 0:.2f} s"
+        if not check and not force:
+            raise ConfigError(
+                f"--no-check: an unchecked calibration is written to {target} only with --force"
             )
+        calibration = _measure(loaded, kind, host, max_tokens, err)
+        _print_calibration(calibration, console)
+        missed: list[str] = []
         if check:
-            from orchbench.bench.workload import load_suite
-            from orchbench.calibrate._fidelity import check_fidelity
-
-            workload = load_suite(suite)
-            with console.status("checking…") as status:
-                report = check_fidelity(
-                    loaded,
-                    lambda: make_backend(kind, host=host, profile=loaded),
-                    workload.tasks,
-                    calibration,
-                    repeats=max(1, min(repeats, 2)),
-                    progress=status.update,
-                )
+            report = _check(loaded, kind, host, calibration, (suite, repeat), err)
             print_report(report, console)
+            missed = missed_goals(report)
+        if missed and not force:
+            err.print(
+                f"[red]not written:[/red] the check missed its goals ({'; '.join(missed)}); "
+                f"{target} is unchanged (--force writes it anyway)",
+                highlight=False,
+            )
+            raise typer.Exit(1)
+        save_calibration(calibration, target)
+        why = " (unchecked: --force)" if not check else " (off goal: --force)" if missed else ""
+        console.print(f"[green]✓[/green] wrote {target}{why}", highlight=False)
+        if missed:
+            raise typer.Exit(1)

@@ -32,6 +32,11 @@ Examples:
   orchbench tune --profile embedded --storage sqlite:///tune.db --study team
 
   (start the last one on several machines or processes: all add trials to one study)
+
+  orchbench tune --profile embedded --trials 20 --force
+
+  (an existing profiles/NAME.tuned.toml is replaced only with --force; --out DIR writes
+  DIR/NAME.tuned.toml instead)
 """
 
 VERIFY_KINDS = ("embedded", "ollama", "openai", "fake")
@@ -77,6 +82,16 @@ def _print_result(
     for note in result.notes:
         failed = "NOT beat" in note
         console.print(f"[yellow]{note}[/yellow]" if failed else note, highlight=False)
+
+
+def _forced_command(ctx: typer.Context, profile: str) -> str:
+    """The command line that was run, with ``--force`` added (to show in a refusal)."""
+    import shlex
+
+    argv = (ctx.obj or {}).get("argv") if isinstance(ctx.obj, dict) else None
+    if not argv:
+        argv = ["tune", "--profile", profile]
+    return "orchbench " + shlex.join([*argv, "--force"])
 
 
 def _goals(
@@ -130,6 +145,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("tune", epilog=EXAMPLES)
     def tune_command(
+        ctx: typer.Context,
         profile: Annotated[str, typer.Option("--profile", "-p", help="Profile name or path.")],
         suite: Annotated[
             str | None, typer.Option(help="Workload the trials run (default: as `run`).")
@@ -184,29 +200,40 @@ def register(app: typer.Typer) -> None:
             int, typer.Option(min=1, help="How many of the best --verify-backend re-runs.")
         ] = 3,
         out: Annotated[
-            str | None, typer.Option(help="Where to write (default profiles/NAME.tuned.toml).")
+            str | None,
+            typer.Option(
+                help="Folder to write NAME.tuned.toml into, as for `run --out` "
+                "(default: beside the profile, or ./profiles)."
+            ),
         ] = None,
+        force: Annotated[
+            bool, typer.Option("--force", help="Replace an existing NAME.tuned.toml.")
+        ] = False,
     ) -> None:
         """Fit concurrency limits, priorities and threads to this machine; write NAME.tuned.toml.
 
         The profile's own configuration is the first trial: the search never ends worse.
 
         The best configuration is then re-run side by side with the original (--verify-*).
+        Results go to stdout, progress and errors to stderr.
         """
-        from rich.console import Console
-
         from orchbench.backends import engine_class, resolve_backend_kind
+        from orchbench.cli._console import err_console, out_console
         from orchbench.engine import on_virtual_clock
         from orchbench.tune import StudySpec, VerifyPlan, make_evaluator, open_storage, tune
         from orchbench.tune._display import TuneDisplay
         from orchbench.tune._study import storage_url_for
+        from orchbench.tune._write import refuse_to_replace, tuned_path
 
         objectives, constraints, timeout_s = _goals(
             objective, constraint, timeout, sampler, verify_backend
         )
         n_trials = trials if trials is not None or timeout_s is not None else 20
-        console = Console(stderr=True)
+        console, results = err_console(), out_console()
         source, workload, verify_workload = _inputs(profile, suite, verify_suite, console)
+        # Refuse before any search: an existing tuned profile is replaced only when asked.
+        target = tuned_path(profile, source.name, out)
+        refuse_to_replace(target, force=force, command=_forced_command(ctx, profile))
         kind, reason = resolve_backend_kind(source, backend, host=host)
         if reason:
             console.print(f"[yellow]{reason}[/yellow]")
@@ -261,15 +288,16 @@ def register(app: typer.Typer) -> None:
                     pick=pick,
                     verification=plan,
                     out=out,
+                    force=force,
                 )
         finally:
             evaluator.close()
             if checker is not None:
                 checker.close()
         console.print()
-        _print_result(console, result, objectives, kind)
+        _print_result(results, result, objectives, kind)
         if on_virtual_clock(engine_class(kind)) and verify_backend is None:
-            console.print(
+            results.print(
                 "[yellow]searched and checked on the simulator: predictions, not measurements; "
                 "add --verify-backend embedded|ollama to confirm on a real engine[/yellow]"
             )
@@ -277,11 +305,11 @@ def register(app: typer.Typer) -> None:
 
         if result.path is None:
             return
-        console.print(f"wrote [bold]{result.path}[/bold] (the original profile is unchanged)")
+        results.print(f"wrote [bold]{result.path}[/bold] (the original profile is unchanged)")
         if resolves_by_name(result.path, result.tuned.name):
-            console.print(f"use it: orchbench run --profile {result.tuned.name}")
+            results.print(f"use it: orchbench run --profile {result.tuned.name}")
         else:
-            console.print(
+            results.print(
                 f"[yellow]note: `--profile {result.tuned.name}` finds another file first; "
                 f"use --profile {result.path}[/yellow]"
             )

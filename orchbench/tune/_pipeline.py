@@ -24,7 +24,13 @@ from orchbench.tune._study import (
     storage_url_for,
 )
 from orchbench.tune._verify import Verification, verify
-from orchbench.tune._write import build_tuned_profile, machine_description, tuned_path, write_tuned
+from orchbench.tune._write import (
+    build_tuned_profile,
+    machine_description,
+    refuse_to_replace,
+    tuned_path,
+    write_tuned,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -75,18 +81,24 @@ def tune(
     verification: VerifyPlan | None = None,
     out: str | Path | None = None,
     write: bool = True,
+    force: bool = False,
     space: SearchSpace | None = None,
 ) -> TuneResult:
     """Search ``profile``'s space with ``evaluator``, verify, and write the tuned profile.
 
     ``source`` is the name or path the profile was loaded from (where the tuned file
     goes, see :func:`~orchbench.tune._write.tuned_path`); ``pick`` indexes the ranked
-    (Pareto) configurations. The original profile object and file are never modified.
-    Raises :class:`OrchbenchError` when no trial met the constraints.
+    (Pareto) configurations. The original profile object and file are never modified; an
+    existing tuned profile is replaced only with ``force`` (checked before the search
+    starts, and again when writing). Raises :class:`OrchbenchError` when no trial met the
+    constraints.
     """
     space = space or SearchSpace.from_profile(profile)
     if not space.params:
         raise ConfigError(f"profile {profile.name!r} leaves nothing to tune (every range is 1)")
+    target = tuned_path(source or profile.name, profile.name, out) if write else None
+    if target is not None:
+        refuse_to_replace(target, force=force)
     study = run_study(profile, space, evaluator, spec)
     ranked = ranked_trials(study, spec.objectives)
     if not ranked:
@@ -125,9 +137,7 @@ def tune(
         notes.append(checked.summary())
     provenance = _provenance(profile, study, spec, suite, evaluator, picked, baseline, checked)
     tuned = build_tuned_profile(profile, picked.params, provenance)
-    path = None
-    if write:
-        path = write_tuned(tuned, tuned_path(source or profile.name, profile.name, out))
+    path = write_tuned(tuned, target, force=force) if target is not None else None
     return TuneResult(study, space, ranked, picked, baseline, checked, tuned, path, notes)
 
 

@@ -1,9 +1,11 @@
 """Writing the tuned profile: the full profile with tuned values and a ``[tuned]`` table.
 
 The file is ``NAME.tuned.toml`` written atomically (``orchbench.profiles.save_profile``)
-where ``load_profile("NAME.tuned")`` finds it: next to the source profile when that folder
-is on the profile search path and is not the read-only set shipped with orchbench,
-otherwise in ``./profiles``. The source profile is never touched.
+where ``load_profile("NAME.tuned")`` finds it: in the ``out`` folder when one is given (the
+same meaning as ``orchbench run --out``: a folder to write into), else next to the source
+profile when that folder is on the profile search path and is not the read-only set
+shipped with orchbench, otherwise in ``./profiles``. The source profile is never touched,
+and an existing tuned profile is replaced only when asked (``force``).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def tuned_name(profile_name: str) -> str:
 def tuned_path(source: str | Path, profile_name: str, out: str | Path | None = None) -> Path:
     """Where the tuned profile of ``source`` (a profile name or path) is written.
 
-    ``out`` wins when given. Raises ConfigError rather than overwrite the source.
+    ``out`` (a folder) wins when given. Raises ConfigError rather than overwrite the source.
     """
     name = tuned_name(profile_name)
     try:
@@ -45,7 +47,12 @@ def tuned_path(source: str | Path, profile_name: str, out: str | Path | None = N
     except ProfileError:
         src = None
     if out is not None:
-        path = Path(out)
+        if Path(out).suffix == PROFILE_SUFFIX or Path(out).is_file():
+            raise ConfigError(
+                f"--out {str(out)!r}: --out is a folder (as for `orchbench run`); the tuned "
+                f"profile is written into it as {name}{PROFILE_SUFFIX}"
+            )
+        path = Path(out) / f"{name}{PROFILE_SUFFIX}"
     else:
         folder = Path.cwd() / "profiles"
         if src is not None:
@@ -98,12 +105,30 @@ def build_tuned_profile(
     return tuned
 
 
-def write_tuned(tuned: Profile, path: Path) -> Path:
-    """Write ``tuned`` atomically to ``path`` and check that it loads back unchanged."""
+def refuse_to_replace(path: Path, *, force: bool, command: str | None = None) -> None:
+    """Raise ConfigError when ``path`` exists and ``force`` is false.
+
+    ``command`` is the exact command line that would replace it (shown in the message).
+    """
+    if force or not path.exists():
+        return
+    how = f"`{command}`" if command else "--force"
+    raise ConfigError(
+        f"{path} already exists and is never replaced without asking: rerun with {how} to "
+        "replace it, or with --out DIR to write into another folder"
+    )
+
+
+def write_tuned(tuned: Profile, path: Path, *, force: bool = False) -> Path:
+    """Write ``tuned`` atomically to ``path`` and check that it loads back unchanged.
+
+    An existing file is replaced only with ``force`` (else ConfigError, nothing written).
+    """
+    refuse_to_replace(path, force=force)
     source = (tuned.tuned or {}).get("source_profile", "?")
     header = (
         f"Written by `orchbench tune` from profile {source}.\n"
-        "Edit freely; `orchbench tune` writes a new file rather than change this one in place."
+        "Edit freely; `orchbench tune` replaces this file only when run with --force."
     )
     save_profile(tuned, path, header=header)
     from orchbench.profiles import load_profile

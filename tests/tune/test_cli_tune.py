@@ -69,16 +69,39 @@ def test_a_sim_tune_writes_a_loadable_profile_and_resumes(tmp_path, monkeypatch,
         "3",
     ]
     assert main([*args, "--trials", "4"]) == 0
-    err = " ".join(capsys.readouterr().err.split())
-    assert "wrote" in err and "embedded.tuned.toml" in err
+    captured = capsys.readouterr()
+    out = " ".join(captured.out.split())
+    assert "wrote" in out and "embedded.tuned.toml" in out  # results on stdout
+    assert "tuning embedded on sim" in captured.err  # progress on stderr
     tuned = load_profile("embedded.tuned")
     assert tuned.tuned["backend"] == "sim"
     assert tuned.tuned["suite"] == "smoke"
     assert tuned.tuned["study"] == "cli"
-    assert main([*args, "--trials", "3"]) == 0
+    before = (tmp_path / "profiles" / "embedded.tuned.toml").read_bytes()
+    # a second tune refuses before searching, and says the exact command that replaces it
+    assert main([*args, "--trials", "3"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "already exists" in err
+    assert "`orchbench tune --profile embedded --backend sim" in err
+    assert "--trials 3 --force`" in err
+    assert (tmp_path / "profiles" / "embedded.tuned.toml").read_bytes() == before
+    study = optuna.load_study(study_name="cli", storage=open_storage(storage))
+    assert len(study.trials) == 4  # no trial ran
+    assert main([*args, "--trials", "3", "--force"]) == 0
     study = optuna.load_study(study_name="cli", storage=open_storage(storage))
     assert len(study.trials) == 7
     assert load_profile("embedded.tuned").tuned["trials"] == 7
+
+
+def test_out_is_a_folder_as_for_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    args = ["tune", "--profile", "embedded", "--backend", "sim", "--suite", "smoke"]
+    args += ["--trials", "2", "--verify-repeat", "0", "--storage", str(tmp_path / "s.db")]
+    assert main([*args, "--out", str(tmp_path / "mine")]) == 0
+    assert (tmp_path / "mine" / "embedded.tuned.toml").is_file()
+    assert not (tmp_path / "profiles").exists()
+    assert main([*args, "--out", str(tmp_path / "x.toml")]) == 2
+    assert "--out is a folder" in " ".join(capsys.readouterr().err.split())
 
 
 def test_search_on_the_simulator_then_check_on_another_engine(tmp_path, monkeypatch, capsys):

@@ -71,12 +71,32 @@ def test_a_profile_from_a_folder_on_the_path_is_tuned_beside_it(tmp_path, monkey
     assert find_profile(path.stem) == path
 
 
-def test_out_wins_and_may_not_be_the_source(tmp_path, monkeypatch):
-    _, path = _write(tmp_path, monkeypatch, out=tmp_path / "x" / "fast.toml")
-    assert path == tmp_path / "x" / "fast.toml"
+def test_out_is_the_folder_to_write_into(tmp_path, monkeypatch):
+    _, path = _write(tmp_path, monkeypatch, out=tmp_path / "x")
+    assert path == tmp_path / "x" / "embedded.tuned.toml"
     assert load_profile(path).models["gemma3-270m"].concurrent_limit == 3
+    with pytest.raises(ConfigError, match="--out is a folder"):
+        tuned_path("embedded", "embedded", out=tmp_path / "fast.toml")
+
+
+def test_a_tuned_profile_may_not_replace_its_source(tmp_path, monkeypatch):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    shutil.copy(bundled_profiles_dir() / "embedded.toml", mine / "embedded.tuned.toml")
     with pytest.raises(ConfigError, match="never overwritten"):
-        tuned_path("embedded", "embedded", out=find_profile("embedded"))
+        tuned_path(mine / "embedded.tuned.toml", "embedded.tuned", out=mine)
+
+
+def test_an_existing_tuned_profile_is_replaced_only_with_force(tmp_path, monkeypatch):
+    _, path = _write(tmp_path, monkeypatch)
+    before = path.read_bytes()
+    profile = load_profile("embedded")
+    changed = build_tuned_profile(profile, {**PARAMS, "settings.max_concurrent_tasks": 1}, {})
+    with pytest.raises(ConfigError, match=r"already exists.*--force"):
+        write_tuned(changed, path)
+    assert path.read_bytes() == before
+    write_tuned(changed, path, force=True)
+    assert load_profile(path).settings.max_concurrent_tasks == 1
 
 
 def test_a_failed_write_leaves_the_previous_file_whole(tmp_path, monkeypatch):
@@ -90,6 +110,6 @@ def test_a_failed_write_leaves_the_previous_file_whole(tmp_path, monkeypatch):
     profile = load_profile("embedded")
     changed = build_tuned_profile(profile, {**PARAMS, "settings.max_concurrent_tasks": 1}, {})
     with pytest.raises(OSError, match="disk full"):
-        write_tuned(changed, path)
+        write_tuned(changed, path, force=True)
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left behind

@@ -1,0 +1,82 @@
+"""`orchbench calibrate`: the file is written only when the check meets its goals (or --force).
+
+The engine measurements and the fidelity check are replaced by stand-ins here (named as
+such): these tests are about what the command writes and its exit code, not the numbers.
+"""
+
+import shutil
+
+import pytest
+
+from orchbench.calibrate._fidelity import CheckConfig, ConfigOutcome, FidelityReport
+from orchbench.cli import _calibrate, main
+from orchbench.profiles import bundled_profiles_dir
+from orchbench.sim import Calibration
+
+
+def _report(errors):
+    """A stand-in fidelity report whose predictions are off by ``errors`` (fractions)."""
+    outcomes = [
+        ConfigOutcome(CheckConfig(n, 1, n), 10.0 * n, 10.0 * n * (1 + e), 50.0, 50.0)
+        for n, e in enumerate(errors, start=1)
+    ]
+    return FidelityReport(outcomes)
+
+
+def test_goals_are_mape_and_rank_agreement():
+    assert _calibrate.missed_goals(_report([0.02, -0.03, 0.05, 0.0])) == []
+    (missed,) = _calibrate.missed_goals(_report([0.3, 0.25, 0.2, 0.4]))
+    assert missed.startswith("makespan MAPE") and "> 10%" in missed
+    # predictions in the wrong order miss the rank goal
+    backwards = FidelityReport(
+        [ConfigOutcome(CheckConfig(n, 1, n), 10.0 * n, 10.0 / n, 1.0, 1.0) for n in (1, 2, 3)]
+    )
+    assert any("Kendall" in m for m in _calibrate.missed_goals(backwards))
+
+
+@pytest.fixture
+def box(tmp_path, monkeypatch):
+    """A profile in a temporary folder, and stand-ins for measuring and checking."""
+    shutil.copy(bundled_profiles_dir() / "embedded.toml", tmp_path / "box.toml")
+    monkeypatch.chdir(tmp_path)
+    stand_in = Calibration(provenance={"engine": "stand-in"}, device={"contention": 0.2})
+    monkeypatch.setattr(_calibrate, "_measure", lambda *args: stand_in)
+    return tmp_path
+
+
+def _calibrate_box(box, monkeypatch, errors, *extra):
+    monkeypatch.setattr(_calibrate, "_check", lambda *args: _report(errors))
+    return main(["calibrate", "--profile", str(box / "box.toml"), "--backend", "embedded", *extra])
+
+
+def test_a_check_that_misses_its_goals_writes_nothing_and_exits_1(box, monkeypatch, capsys):
+    assert _calibrate_box(box, monkeypatch, [0.4, 0.3, 0.5]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "not written" in err and "MAPE" in err and "--force" in err
+    assert not (box / "box.calibration.toml").exists()
+
+
+def test_force_writes_an_off_goal_calibration_but_still_exits_1(box, monkeypatch, capsys):
+    assert _calibrate_box(box, monkeypatch, [0.4, 0.3, 0.5], "--force") == 1
+    assert (box / "box.calibration.toml").is_file()
+    assert "off goal" in capsys.readouterr().out
+
+
+def test_a_check_that_meets_its_goals_writes_and_exits_0(box, monkeypatch, capsys):
+    assert _calibrate_box(box, monkeypatch, [0.02, 0.01, -0.03]) == 0
+    assert "contention" in (box / "box.calibration.toml").read_text()
+    captured = capsys.readouterr()
+    assert "wrote" in captured.out and "MAPE" in captured.out  # results on stdout
+
+
+def test_no_check_needs_force_and_fails_before_measuring(box, monkeypatch, capsys):
+    monkeypatch.setattr(_calibrate, "_measure", lambda *args: pytest.fail("measured"))
+    code = main(["calibrate", "--profile", str(box / "box.toml"), "--no-check"])
+    assert code == 2
+    assert "only with --force" in " ".join(capsys.readouterr().err.split())
+    assert not (box / "box.calibration.toml").exists()
+
+
+def test_a_simulated_engine_cannot_be_calibrated(capsys):
+    assert main(["calibrate", "--backend", "sim"]) == 2
+    assert "calibration measures a real engine" in capsys.readouterr().err
