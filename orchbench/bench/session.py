@@ -98,6 +98,8 @@ class BenchSession:
         self.started_at = time.time()
         self._machine: dict[str, Any] | None = None
         self._sampler: Any = None
+        self._sandbox: str | None = None
+        """How the quality tests isolate model code (``None``: no tests ran model code)."""
         self._versions: dict[str, Any] | None = None
 
     @property
@@ -187,9 +189,11 @@ class BenchSession:
         from orchbench import __version__
         from orchbench.bench.machine import machine_info, package_versions
         from orchbench.profiles import profile_to_dict
+        from orchbench.quality import sandbox_isolation
 
         if self._machine is None:
             self._machine, self._versions = machine_info(), package_versions()
+            self._sandbox = sandbox_isolation(self.workload.tasks) if self.measured else None
         modes = {
             mode: {
                 "runs": [{"repeat": r.repeat, **r.aggregates} for r in runs],
@@ -223,6 +227,7 @@ class BenchSession:
             "repeat": self.repeat,
             "warmup": self.warmup,
             "load_s": self.load_s,
+            "sandbox": self._sandbox,
             "modes": modes,
             "speedup": speedup(self.runs.get("sequential", []), self.runs.get("parallel", [])),
             "seed": self.profile.settings.seed,

@@ -3,7 +3,8 @@
 >>> from orchbench.quality import score               # doctest: +SKIP
 """
 
-from orchbench.quality._sandbox import TestOutcome, run_tests
+from orchbench.quality._isolation import Isolation
+from orchbench.quality._sandbox import Sandbox, TestOutcome, run_tests, sandbox_isolation
 from orchbench.quality._scoring import (
     CUT_OFF_FACTOR,
     WEIGHTS,
@@ -20,11 +21,14 @@ from orchbench.quality._scoring import (
 __all__ = [
     "CUT_OFF_FACTOR",
     "WEIGHTS",
+    "Isolation",
     "QualityReport",
+    "Sandbox",
     "TestOutcome",
     "evaluate",
     "extract_code",
     "run_tests",
+    "sandbox_isolation",
     "score",
     "score_contains",
     "score_parse",

@@ -1,14 +1,29 @@
-"""Run an answer's tests in a separate Python process, never in ours.
+"""Run an answer's tests against its code with the verdict decided outside the code's process.
 
-:func:`run_tests` writes the answer's code and the task's tests into a temporary
-directory and runs them with ``python -I`` (isolated: no user site-packages, no
-``PYTHON*`` variables, not even the script's directory on ``sys.path``) under a time
-limit, a CPU-time limit and an address-space limit. Output is discarded; the
-process reports through a ``result.json`` it rewrites after every test, so a test
-that hangs still leaves the count of those that finished.
+Three processes per run, none of them orchbench's own:
 
-This is isolation against accidents (an infinite loop, a crash, ``sys.exit``, a
-memory blow-up), not a security sandbox against hostile code.
+* the **box** (:mod:`orchbench.quality._box`) runs the model's code, isolated by
+  :class:`~orchbench.quality._isolation.Isolation` (``bwrap`` namespaces where they work,
+  else its own session) under CPU, memory, process, file-size and open-file limits;
+* the **judge** (:mod:`orchbench.quality._judge`) runs the task's tests, in which the
+  code's names are proxies: a call sends plain-data arguments to the box and decodes the
+  reply into fresh built-in values, so every comparison, ``assert`` and exception handler
+  runs in the judge, on data, never on an object of the model's;
+* this module starts the judge, gives it the job on stdin and reads its counts.
+
+What this defeats: the code cannot touch the verdict (no result file, no ``save()``, no
+``atexit``, ``os._exit``, patched asserts, builtins or ``sys.modules``, always-equal
+``__eq__``: none of them exist in the judge), and under ``bwrap`` it cannot signal
+orchbench or the judge, read the home directory or the project, write outside its own
+temporary directory, reach the network, or leave a process behind.
+
+Limits, honestly: the box may still return hard-coded answers to the calls the tests make
+(it never sees the tests or the expected values, only the arguments of each call); objects
+that are not plain data (``int``, ``float``, ``str``, ``bytes``, ``list``, ``tuple``,
+``dict``, ``set``) stay in the box and compare by identity; tests may pass only plain data
+(and such objects) to the code. Without ``bwrap`` (``isolation == "process"``) the box is a
+process of the same user: it can read the user's files, reach the network and signal other
+processes of the user. The isolation used is on every :class:`TestOutcome`.
 """
 
 from __future__ import annotations
@@ -16,15 +31,21 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchbench.quality._isolation import Isolation
+from orchbench.records import TaskSpec
+
 TEST_TIMEOUT_S = 10.0
 """Default wall-clock limit for one answer's tests."""
+_HERE = Path(__file__).parent
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +58,8 @@ class TestOutcome:
     error: str | None = None
     """Why the code could not be tested at all (it raised on import, the tests do not parse...)."""
     failures: tuple[str, ...] = ()
+    isolation: str = "none"
+    """How the code was isolated: ``"bwrap"``, ``"process"``, or ``"none"`` (it never ran)."""
 
     __test__ = False  # not a pytest test class, despite the name
 
@@ -46,140 +69,95 @@ class TestOutcome:
         return self.passed / self.total if self.total else 0.0
 
 
-def run_tests(code: str, tests: str, *, timeout_s: float = TEST_TIMEOUT_S) -> TestOutcome:
-    """Run ``tests`` against ``code`` in a fresh ``python -I`` subprocess; never in process.
+class Sandbox:
+    """Runs tests against model code (see the module docstring); probes ``bwrap`` once."""
 
-    The code and tests are written to a temporary directory that is the process's
-    working directory and is removed afterwards. Each top-level ``assert`` of the tests
-    and each ``test_*`` function counts as one test; tests without either count as one
-    test that passes when they run without error. The process gets ``timeout_s``
-    seconds (then it and its children are killed; tests that finished still count), a
-    CPU-time limit and, on POSIX, a 2 GiB address-space limit.
+    def __init__(self, isolation: Isolation | None = None) -> None:
+        self.isolation = isolation if isolation is not None else Isolation()
+
+    def run(self, code: str, tests: str, *, timeout_s: float = TEST_TIMEOUT_S) -> TestOutcome:
+        """Run ``tests`` against ``code``; the temporary directories are removed afterwards."""
+        kind = self.isolation.kind
+        with tempfile.TemporaryDirectory(
+            prefix="orchbench-tests-", ignore_cleanup_errors=True
+        ) as tmp:
+            box = Path(tmp) / "box"
+            box.mkdir()
+            (box / "solution.py").write_text(code, encoding="utf-8")
+            shutil.copyfile(_HERE / "_box.py", box / "_box.py")
+            job = {
+                "tests": tests,
+                "timeout_s": timeout_s,
+                "box": self.isolation.command(box),
+                "box_dir": str(box),
+                "limits": self.isolation.limits(timeout_s),
+            }
+            lines, killed = _judge(json.dumps(job).encode(), Path(tmp), timeout_s)
+        return _outcome(lines, killed, timeout_s, kind)
+
+
+def run_tests(
+    code: str, tests: str, *, timeout_s: float = TEST_TIMEOUT_S, sandbox: Sandbox | None = None
+) -> TestOutcome:
+    """Run ``tests`` against ``code`` in a :class:`Sandbox` (a fresh one unless given).
+
+    Each top-level ``assert`` of the tests and each ``test_*`` function counts as one test;
+    tests without either count as one test that passes when they run without error. After
+    ``timeout_s`` seconds the code is killed; tests that finished still count.
     """
-    with tempfile.TemporaryDirectory(prefix="orchbench-tests-") as tmp:
-        folder = Path(tmp)
-        (folder / "solution.py").write_text(code, encoding="utf-8")
-        (folder / "tests.py").write_text(tests, encoding="utf-8")
-        (folder / "runner.py").write_text(_RUNNER, encoding="utf-8")
-        timed_out = _run_isolated(folder, timeout_s)
-        try:
-            data = json.loads((folder / "result.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            data = {"passed": 0, "total": 1, "failures": [], "error": "the test process died"}
-    error = data.get("error")
-    if timed_out:
-        error = f"timed out after {timeout_s:g} s" + (f" ({error})" if error else "")
-    return TestOutcome(
-        passed=int(data["passed"]),
-        total=max(1, int(data["total"])),
-        timed_out=timed_out,
-        error=error,
-        failures=tuple(data.get("failures", ())),
-    )
+    return (sandbox if sandbox is not None else Sandbox()).run(code, tests, timeout_s=timeout_s)
 
 
-def _run_isolated(folder: Path, timeout_s: float) -> bool:
-    """Run runner.py in ``folder``; True when it had to be killed for time."""
-    env = {"PATH": os.environ.get("PATH", ""), "ORCHBENCH_TEST_CPU_S": str(int(timeout_s) + 1)}
-    # Output goes nowhere: an answer printing in a loop must not fill memory or disk.
+def sandbox_isolation(tasks: Iterable[TaskSpec]) -> str | None:
+    """How tests of ``tasks`` run here (``"bwrap"`` or ``"process"``); ``None`` if none has tests.
+
+    For a run's summary: the same probe every :class:`Sandbox` makes.
+    """
+    if not any(task.checks is not None and task.checks.tests for task in tasks):
+        return None
+    return Isolation().kind
+
+
+def _judge(job: bytes, folder: Path, timeout_s: float) -> tuple[list[bytes], bool]:
+    """Run the judge on ``job``; its output lines, and whether it had to be killed."""
     proc = subprocess.Popen(
-        [sys.executable, "-I", "runner.py"],
+        [sys.executable, "-I", str(_HERE / "_judge.py")],
         cwd=folder,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
+        env={"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    killed = False
     try:
-        proc.wait(timeout=timeout_s)
-        return False
+        out, _ = proc.communicate(job, timeout=timeout_s + 10)
     except subprocess.TimeoutExpired:
-        _kill_tree(proc)
-        return True
-
-
-def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
-    # start_new_session made the runner a process-group leader: kill what it spawned too.
-    if hasattr(os, "killpg"):
+        killed = True
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-    else:
-        proc.kill()
-    proc.wait()
+        out, _ = proc.communicate()
+    return out.splitlines(), killed
 
 
-# Runs in the subprocess. Writes result.json after every test, so a test that hangs
-# until the time limit still leaves the count of those that finished.
-_RUNNER = r"""
-import ast, json, os
-
-def limit():
-    try:
-        import resource
-    except ImportError:
-        return
-    cpu = int(os.environ.get("ORCHBENCH_TEST_CPU_S", "11"))
-    for name, value in (("RLIMIT_CPU", cpu), ("RLIMIT_AS", 2 << 30)):
-        try:
-            resource.setrlimit(getattr(resource, name), (value, value))
-        except (ValueError, OSError, AttributeError):
-            pass
-
-result = {"passed": 0, "total": 1, "failures": [], "error": None}
-HERE = os.getcwd()  # the code under test may chdir
-
-def save():
-    tmp = os.path.join(HERE, "result.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(result, fh)
-    os.replace(tmp, os.path.join(HERE, "result.json"))
-
-def describe(exc):
-    return f"{type(exc).__name__}: {exc}"[:300]
-
-def main():
-    limit()
-    source = open("tests.py").read()
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as exc:
-        result["error"] = f"the tests do not parse: {exc}"
-        return save()
-    functions = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)
-                 and n.name.startswith("test")]
-    asserts = sum(isinstance(n, ast.Assert) for n in tree.body)
-    result["total"] = max(1, asserts + len(functions))
-    save()
-    ns = {"__name__": "solution"}
-    try:
-        exec(compile(open("solution.py").read(), "solution.py", "exec"), ns)
-    except BaseException as exc:
-        result["error"] = "the code raised " + describe(exc)
-        return save()
-    ok = True
-    for node in tree.body:
-        try:
-            exec(compile(ast.Module([node], []), "tests.py", "exec"), ns)
-            result["passed"] += isinstance(node, ast.Assert)
-        except BaseException as exc:
-            ok = False
-            what = describe(exc)
-            if isinstance(exc, AssertionError) and not str(exc):
-                what = "failed: " + (ast.get_source_segment(source, node) or "assert")[:200]
-            result["failures"].append(f"line {node.lineno}: " + what)
-        save()
-    for name in functions:
-        try:
-            ns[name]()
-            result["passed"] += 1
-        except BaseException as exc:
-            ok = False
-            result["failures"].append(f"{name}: " + describe(exc))
-        save()
-    if not asserts and not functions:
-        result["passed"] = int(ok)
-    save()
-
-main()
-"""
+def _outcome(lines: list[bytes], killed: bool, timeout_s: float, kind: str) -> TestOutcome:
+    data: dict[str, object] | None = None
+    for line in reversed(lines):
+        with contextlib.suppress(ValueError):
+            data = json.loads(line)
+            break
+    if not isinstance(data, dict):
+        return TestOutcome(0, 1, killed, "the test process died", (), kind)
+    timed_out = bool(data.get("timed_out")) or killed
+    error = data.get("error")
+    if timed_out:
+        error = f"timed out after {timeout_s:g} s" + (f" ({error})" if error else "")
+    failures = data.get("failures")
+    return TestOutcome(
+        passed=int(data.get("passed", 0)),  # type: ignore[call-overload]
+        total=max(1, int(data.get("total", 1))),  # type: ignore[call-overload]
+        timed_out=timed_out,
+        error=None if error is None else str(error),
+        failures=tuple(str(f) for f in failures) if isinstance(failures, list) else (),
+        isolation=kind,
+    )

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchbench.config import TaskType
-from orchbench.quality._sandbox import TEST_TIMEOUT_S, TestOutcome, run_tests
+from orchbench.quality._sandbox import TEST_TIMEOUT_S, Sandbox, TestOutcome, run_tests
 from orchbench.records import QualityChecks
 
 WEIGHTS = {"tests": 0.55, "code": 0.15, "contains": 0.15, "structure": 0.10, "substance": 0.05}
@@ -80,6 +80,7 @@ class QualityReport:
                 "total": self.tests.total,
                 "timed_out": self.tests.timed_out,
                 "error": self.tests.error,
+                "isolation": self.tests.isolation,
             }
         return data
 
@@ -93,11 +94,13 @@ def score(
     prompt_style: str = "chat",
     finish_reason: str | None = None,
     test_timeout_s: float = TEST_TIMEOUT_S,
+    sandbox: Sandbox | None = None,
 ) -> float:
     """The quality of ``text`` as an answer to ``prompt``, in [0, 1]; see the module docstring.
 
     Blocks for up to ``test_timeout_s`` when ``checks.tests`` is set (call it through
-    ``asyncio.to_thread`` then).
+    ``asyncio.to_thread`` then). ``sandbox`` runs the tests (pass one to probe its
+    isolation once for many answers; a fresh one otherwise).
 
     >>> score(TaskType.PLANNING, "Plan a login page", "1. A form\\n2. Validation\\n3. Unit tests")
     1.0
@@ -105,6 +108,7 @@ def score(
     return evaluate(
         task_type, prompt, text, checks,
         prompt_style=prompt_style, finish_reason=finish_reason, test_timeout_s=test_timeout_s,
+        sandbox=sandbox,
     ).score  # fmt: skip
 
 
@@ -117,6 +121,7 @@ def evaluate(
     prompt_style: str = "chat",
     finish_reason: str | None = None,
     test_timeout_s: float = TEST_TIMEOUT_S,
+    sandbox: Sandbox | None = None,
 ) -> QualityReport:
     """Like :func:`score`, but returns every part and a note on each (for reports)."""
     task_type = TaskType(task_type)
@@ -144,7 +149,9 @@ def evaluate(
                 # Code that does not parse fails every test; no process needed to know that.
                 outcome = TestOutcome(0, 1, error="the code does not parse")
             else:
-                outcome = run_tests(runnable, checks.tests, timeout_s=test_timeout_s)
+                outcome = run_tests(
+                    runnable, checks.tests, timeout_s=test_timeout_s, sandbox=sandbox
+                )
             parts["tests"] = outcome.fraction
             notes.append(_describe(outcome))
     if checks.contains:

@@ -251,9 +251,11 @@ class AttemptRunner:
     def _score(self, job: Job, model: str, answer: GenerateResult) -> float:
         scorer = self.scorer
         if scorer is None:
-            from orchbench.quality import score
+            from functools import partial
 
-            scorer = self.scorer = score
+            from orchbench.quality import Sandbox, score
+
+            scorer = self.scorer = partial(score, sandbox=Sandbox())  # probes bwrap once
         config = self.profile.models.get(model)
         style = config.prompt_style if config is not None else "chat"
         try:

@@ -43,15 +43,34 @@ def test_infinite_loop_hits_the_time_limit_and_keeps_finished_tests() -> None:
     assert (outcome.passed, outcome.total) == (1, 2)
 
 
-def test_runs_in_a_fresh_isolated_process_and_directory() -> None:
+def test_code_runs_in_a_fresh_isolated_process_and_directory_the_tests_do_not() -> None:
+    code = ADD + (
+        "import os, sys\n"
+        "def where():\n"
+        "    return [os.getpid(), sys.flags.isolated, os.path.isfile('solution.py'),\n"
+        "            'orchbench' in sys.modules, 'add' in globals()]\n"
+    )
     tests = (
         "import os, sys\n"
-        f"assert os.getpid() != {os.getpid()}\n"
-        "assert sys.flags.isolated == 1\n"
-        "assert os.path.isfile('solution.py')\n"
-        "assert 'orchbench' not in sys.modules\n"
+        "pid, isolated, here, ours, named = where()\n"
+        f"assert pid != {os.getpid()} and pid != os.getpid()\n"
+        "assert isolated == 1 and here and not ours and named\n"
+        "assert not os.path.isfile('solution.py')\n"  # the judge never sees the code's files
     )
-    assert run_tests(ADD, tests).fraction == 1.0
+    outcome = run_tests(code, tests)
+    assert outcome.fraction == 1.0, outcome
+    assert outcome.isolation in ("bwrap", "process")
+
+
+def test_scoring_reports_the_isolation_used() -> None:
+    from orchbench.quality import Sandbox, evaluate
+    from orchbench.records import QualityChecks
+
+    sandbox = Sandbox()
+    report = evaluate("coding", "def add(a, b):", "```python\n" + ADD + "```",
+                      QualityChecks(tests="assert add(1, 2) == 3\n"), sandbox=sandbox)  # fmt: skip
+    assert report.to_dict()["tests"]["isolation"] == sandbox.isolation.kind
+    assert report.parts["tests"] == 1.0
 
 
 def test_exit_and_chdir_in_the_code_do_not_break_the_count(tmp_path: object) -> None:

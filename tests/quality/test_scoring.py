@@ -158,7 +158,9 @@ def test_report_is_json_able() -> None:
     report = evaluate(TaskType.CODING, REVERSE_PROMPT, "    return s[::-1]\n", REVERSE_TESTS,
                       prompt_style="completion")  # fmt: skip
     data = report.to_dict()
-    assert data["tests"] == {"passed": 2, "total": 2, "timed_out": False, "error": None}
+    assert data["tests"] == {"passed": 2, "total": 2, "timed_out": False, "error": None,
+                             "isolation": data["tests"]["isolation"]}  # fmt: skip
+    assert data["tests"]["isolation"] in ("bwrap", "process")
     assert set(data["parts"]) == {"code", "tests", "structure", "substance"}
 
 
