@@ -61,8 +61,8 @@ class Timings:
     queue_s: float | None = None
 
     @property
-    def tokens_per_s(self) -> float | None:
-        """Decode rate: completion tokens per second of completion time."""
+    def decode_rate(self) -> float | None:
+        """Decode rate: completion tokens ÷ completion (decode) seconds; ``None`` unmeasured."""
         if not self.completion_tokens or not self.completion_s:
             return None
         return self.completion_tokens / self.completion_s

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchbench.bench.runner import MODEL_PREFIX, ModeRun, median_aggregates
+from orchbench.bench.runner import MODEL_PREFIX, ModeRun
 from orchbench.bench.stats import Speedup
+from orchbench.metrics import decode_rate_over, mean, median_of_repeats
 
 
 @dataclass
@@ -69,7 +70,7 @@ class BenchResult:
         runs = list(self.runs.get(name) or [])
         if not runs:
             raise KeyError(f"mode {name!r} did not run; modes run: {', '.join(self.modes)}")
-        return ModeSummary(name, runs, median_aggregates([r.aggregates for r in runs]))
+        return ModeSummary(name, runs, median_of_repeats([r.aggregates for r in runs]))
 
     @property
     def modes(self) -> list[str]:
@@ -131,16 +132,13 @@ class BenchResult:
         return self.summary.get("models", {})
 
 
-def _mean(values: Sequence[float]) -> float | None:
-    return statistics.fmean(values) if values else None
-
-
 def model_stats(runs: Mapping[str, Sequence[ModeRun]]) -> dict[str, dict[str, Any]]:
     """The "Model Performance" table: each model alone, over all its repeats.
 
-    Per model: ``tasks``, ``failures``, ``response_s`` (mean engine time per successful
-    request, queueing excluded), ``ttft_s``, ``tokens_per_s`` (mean per-request decode
-    rate), ``quality`` (failed tasks count 0), ``per_type_quality``, and ``best_types``:
+    Per model (names from :mod:`orchbench.metrics`): ``tasks``, ``failures``,
+    ``mean_service_s`` (mean engine time per successful request, queueing excluded),
+    ``mean_ttft_s``, ``decode_rate`` (completion tokens ÷ decode seconds),
+    ``mean_quality`` (failed tasks count 0), ``per_type_quality``, and ``best_types``:
     the task types where it scored highest among the models (ties go to the faster one);
     with a single model, the types where it scored its best.
     """
@@ -165,10 +163,10 @@ def model_stats(runs: Mapping[str, Sequence[ModeRun]]) -> dict[str, dict[str, An
         stats[name] = {
             "tasks": len(results),
             "failures": sum(1 for r in results if not r.success),
-            "response_s": _mean([t.total_s for t in timings]),
-            "ttft_s": _mean([t.ttft_s for t in timings if t.ttft_s is not None]),
-            "tokens_per_s": _mean([t.tokens_per_s for t in timings if t.tokens_per_s]),
-            "quality": _mean([r.quality_score if r.success else 0.0 for r in results]),
+            "mean_service_s": mean([t.total_s for t in timings]),
+            "mean_ttft_s": mean([t.ttft_s for t in timings if t.ttft_s is not None]),
+            "decode_rate": decode_rate_over(timings),
+            "mean_quality": mean([r.quality_score if r.success else 0.0 for r in results]),
             "per_type_quality": {k: statistics.fmean(v) for k, v in per_type.items()},
             "per_type_s": {k: statistics.fmean(v) for k, v in per_type_s.items()},
             "best_types": [],

@@ -18,7 +18,6 @@ virtual clock.
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from orchbench.bench.workload import Workload
 from orchbench.config import Complexity, Profile, Route, TaskType
 from orchbench.engine import Backend
 from orchbench.errors import ConfigError
+from orchbench.metrics import mean, output_tokens_per_s, percentile
 from orchbench.records import AttemptRecord, TaskResult
 
 COMPARE_MODES = ("sequential", "parallel")
@@ -156,24 +156,10 @@ async def run_mode(
     )
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The ``q``-th percentile (0–100) with linear interpolation, ``None`` when empty."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low, high = math.floor(rank), math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def _mean(values: Sequence[float]) -> float | None:
-    return statistics.fmean(values) if values else None
-
-
 def aggregate(
     results: Sequence[TaskResult], records: Sequence[AttemptRecord], wall_s: float
 ) -> dict[str, Any]:
-    """The numbers of one mode run (see ``AGGREGATE_KEYS``).
+    """The numbers of one mode run (see ``AGGREGATE_KEYS``; defined in :mod:`orchbench.metrics`).
 
     Latency is each task's ``response_time`` (queueing and retries included); tokens count
     every completion token the engine produced, retries included, since that is the work
@@ -192,37 +178,15 @@ def aggregate(
         "tasks": len(results),
         "tasks_per_s": len(results) / wall_s if wall_s > 0 else None,
         "completion_tokens": tokens,
-        "tokens_per_s": tokens / wall_s if wall_s > 0 else None,
+        "tokens_per_s": output_tokens_per_s(tokens, wall_s),
         "p50_latency_s": percentile(latencies, 50),
         "p95_latency_s": percentile(latencies, 95),
-        "mean_ttft_s": _mean(ttfts),
-        "mean_queue_s": _mean([rec.queue_wait_s for rec in records]),
-        "mean_quality": _mean([r.quality_score if r.success else 0.0 for r in results]),
+        "mean_ttft_s": mean(ttfts),
+        "mean_queue_s": mean([rec.queue_wait_s for rec in records]),
+        "mean_quality": mean([r.quality_score if r.success else 0.0 for r in results]),
         "failures": sum(1 for r in results if not r.success),
         "per_type_s": {k: statistics.fmean(v) for k, v in per_type.items()},
     }
-
-
-def median_aggregates(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Key by key median of several runs' aggregates (``per_type_s`` per type)."""
-    if not runs:
-        return {}
-    merged: dict[str, Any] = {}
-    for key in runs[0]:
-        if key == "per_type_s":
-            types = dict.fromkeys(t for run in runs for t in run.get(key, {}))
-            merged[key] = {
-                t: statistics.median([run[key][t] for run in runs if t in run.get(key, {})])
-                for t in types
-            }
-            continue
-        values = [run[key] for run in runs if isinstance(run.get(key), int | float)]
-        middle = statistics.median(values) if values else None
-        # Counts stay integers where the median is a whole number (the usual case).
-        if all(isinstance(v, int) for v in values) and middle is not None:
-            middle = int(middle) if float(middle).is_integer() else middle
-        merged[key] = middle
-    return merged
 
 
 def speedup(sequential: Sequence[ModeRun], parallel: Sequence[ModeRun]) -> dict[str, Any]:

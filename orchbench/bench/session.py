@@ -23,7 +23,6 @@ from orchbench.bench.outcome import BenchResult, model_stats
 from orchbench.bench.runner import (
     COMPARE_MODES,
     ModeRun,
-    median_aggregates,
     profile_for_mode,
     run_mode,
     speedup,
@@ -32,6 +31,7 @@ from orchbench.bench.store import SCHEMA, RunStore, new_run_dir
 from orchbench.bench.workload import Workload
 from orchbench.config import Profile
 from orchbench.engine import Backend
+from orchbench.metrics import median_of_repeats
 
 
 class BenchObserver:
@@ -197,7 +197,7 @@ class BenchSession:
         modes = {
             mode: {
                 "runs": [{"repeat": r.repeat, **r.aggregates} for r in runs],
-                "median": median_aggregates([r.aggregates for r in runs]),
+                "median": median_of_repeats([r.aggregates for r in runs]),
             }
             for mode, runs in self.runs.items()
             if runs

@@ -6,6 +6,7 @@ Every table says which backend produced it, and a simulated run says so in capit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console, Group
@@ -16,6 +17,7 @@ from orchbench.bench.machine import describe
 from orchbench.bench.noise import noise_line
 from orchbench.bench.stats import Speedup
 from orchbench.engine import is_measured
+from orchbench.metrics import METRICS, MODE_METRICS
 
 
 def provenance(summary: dict[str, Any]) -> str:
@@ -56,17 +58,20 @@ def _n(value: float | None) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
 
 
-_ROWS = (
-    ("Total time", "total_s", _s),
-    ("Tasks / s", "tasks_per_s", _rate),
-    ("Tokens / s", "tokens_per_s", _rate),
-    ("Latency p50", "p50_latency_s", _s),
-    ("Latency p95", "p95_latency_s", _s),
-    ("Mean time to first token", "mean_ttft_s", _s),
-    ("Mean queue wait", "mean_queue_s", _s),
-    ("Mean quality", "mean_quality", _q),
-    ("Failures", "failures", _n),
-)
+_FORMATS: dict[str, Callable[[float | None], str]] = {
+    "total_s": _s,
+    "tasks_per_s": _rate,
+    "tokens_per_s": _rate,
+    "p50_latency_s": _s,
+    "p95_latency_s": _s,
+    "mean_ttft_s": _s,
+    "mean_queue_s": _s,
+    "mean_quality": _q,
+    "failures": _n,
+}
+_ROWS = tuple((METRICS[key].label, key, _FORMATS[key]) for key in MODE_METRICS)
+"""(label, key, format) of each row: labels and keys from :mod:`orchbench.metrics`."""
+_MODEL_COLUMNS = ("mean_service_s", "mean_ttft_s", "decode_rate", "mean_quality", "failures")
 
 
 def mode_table(summary: dict[str, Any], modes: list[str] | None = None) -> Table | None:
@@ -79,7 +84,7 @@ def mode_table(summary: dict[str, Any], modes: list[str] | None = None) -> Table
     profile = summary.get("profile", {}).get("name", "?")
     tasks = summary.get("suite", {}).get("tasks")
     table = Table(title=f"{suite} on {profile}: {tasks} tasks per mode", title_justify="left")
-    table.add_column("Metric")
+    table.add_column("Metric")  # rows are metric labels
     for mode in chosen:
         table.add_column(mode.capitalize(), justify="right")
     medians = [all_modes[m]["median"] for m in chosen]
@@ -93,7 +98,7 @@ def mode_table(summary: dict[str, Any], modes: list[str] | None = None) -> Table
     types = dict.fromkeys(t for m in medians for t in (m.get("per_type_s") or {}))
     for task_type in types:
         table.add_row(
-            f"{task_type} (mean latency)",
+            f"{task_type} ({METRICS['mean_latency_s'].label.lower()})",
             *(_s((m.get("per_type_s") or {}).get(task_type)) for m in medians),
         )
     return table
@@ -123,23 +128,17 @@ def model_table(summary: dict[str, Any]) -> Table | None:
     if not models:
         return None
     table = Table(title="Model Performance (each model alone)", title_justify="left")
-    for name, justify in (
-        ("Model", "left"),
-        ("Response time", "right"),
-        ("TTFT", "right"),
-        ("Tokens / s", "right"),
-        ("Quality", "right"),
-        ("Failures", "right"),
-        ("Best at", "left"),
-    ):
-        table.add_column(name, justify=justify, no_wrap=name == "Model")  # type: ignore[arg-type]
+    table.add_column("Model", no_wrap=True)
+    for key in _MODEL_COLUMNS:
+        table.add_column(METRICS[key].label, justify="right")
+    table.add_column(METRICS["best_types"].label)
     for name, stats in models.items():
         table.add_row(
             name,
-            _s(stats.get("response_s")),
-            _s(stats.get("ttft_s")),
-            _rate(stats.get("tokens_per_s")),
-            _q(stats.get("quality")) if is_measured(summary) else "n/a (sim)",
+            _s(stats.get("mean_service_s")),
+            _s(stats.get("mean_ttft_s")),
+            _rate(stats.get("decode_rate")),
+            _q(stats.get("mean_quality")) if is_measured(summary) else "n/a (sim)",
             _n(stats.get("failures")),
             ", ".join(stats.get("best_types") or []) or "—",
         )

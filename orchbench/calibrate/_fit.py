@@ -58,7 +58,7 @@ class Observation:
 
     def decode_rate(self) -> float | None:
         """Mean per-stream decode rate (tok/s) over the round's requests."""
-        rates = [t.tokens_per_s for t in self.timings if t.tokens_per_s]
+        rates = [t.decode_rate for t in self.timings if t.decode_rate]
         return statistics.fmean(rates) if rates else None
 
 
@@ -88,7 +88,7 @@ def _model_params(observations: Sequence[Observation], name: str, ttft_prompt: b
     ]
     timings = [t for o in one_thread for t in o.timings]
     # Best of the repeats: other processes on the machine only ever slow a round down.
-    decode = max([t.tokens_per_s for t in timings if t.tokens_per_s] or [1.0])
+    decode = max([t.decode_rate for t in timings if t.decode_rate] or [1.0])
     prompt_rates = []
     for t in timings:
         if t.prompt_tokens and t.prompt_s:

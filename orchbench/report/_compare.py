@@ -25,17 +25,15 @@ from typing import Any
 from orchbench.bench.stats import Test, compare_samples
 from orchbench.engine import is_measured
 from orchbench.errors import ConfigError, ResultsError
+from orchbench.metrics import METRICS as VOCABULARY
+from orchbench.metrics import MODE_METRICS
 
-METRICS = (
-    ("total_s", "total time (s)", False),
-    ("tasks_per_s", "tasks/s", True),
-    ("tokens_per_s", "tokens/s", True),
-    ("p50_latency_s", "latency p50 (s)", False),
-    ("p95_latency_s", "latency p95 (s)", False),
-    ("mean_ttft_s", "mean time to first token (s)", False),
-    ("mean_quality", "mean quality", True),
-    ("failures", "failed tasks", False),
+METRICS = tuple(
+    (key, VOCABULARY[key].header, bool(VOCABULARY[key].higher_is_better))
+    for key in MODE_METRICS
+    if key != "mean_queue_s"
 )
+"""(key, header, higher is better) of each compared metric, from :mod:`orchbench.metrics`."""
 ALIASES = {
     "throughput": "parallel.tokens_per_s",
     "speedup": "speedup",
@@ -223,7 +221,7 @@ def _metric_names(summaries: list[dict[str, Any]]) -> list[tuple[str, str, bool]
     for summary in summaries:
         modes += [m for m in (summary.get("modes") or {}) if m not in modes]
     modes.sort(key=lambda m: (m != "sequential", m != "parallel", m))
-    names = [("speedup", "speedup (sequential ÷ parallel time)", True)]
+    names = [("speedup", VOCABULARY["speedup"].header, True)]
     names += [
         (f"{mode}.{key}", f"{mode}: {label}", better)
         for mode in modes

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchbench.metrics import METRICS
 from orchbench.report._canvas import model_colors, new_figure, save, slug, title
 from orchbench.report._run import RunData, load_run
 from orchbench.report._timeline import timeline_figure, utilisation_figure
@@ -73,9 +74,9 @@ def modes_figure(run: RunData) -> Figure | None:
     ax_total.set_ylabel("seconds")
     ax_total.set_title("Total time (lower is better)")
     has_tokens = any(r.get("completion_tokens") for m in modes for r in runs[m])
-    key, unit = ("tokens_per_s", "tokens/s") if has_tokens else ("tasks_per_s", "tasks/s")
+    key = "tokens_per_s" if has_tokens else "tasks_per_s"
     _bars_with_points(ax_tput, modes, [[r[key] for r in runs[m]] for m in modes])
-    ax_tput.set_ylabel(unit)
+    ax_tput.set_ylabel(METRICS[key].header)
     ax_tput.set_title("Throughput (higher is better)")
     # Per type, only the comparison the run is about: nine bars per type are unreadable.
     compared = [m for m in run.main_modes() if m in runs]
@@ -91,7 +92,7 @@ def modes_figure(run: RunData) -> Figure | None:
         for x, v in zip(xs, values, strict=True):
             ax_type.scatter([x] * len(v), v, color="black", s=10, zorder=3)
     ax_type.set_xticks(range(len(types)), types, rotation=20, ha="right")
-    ax_type.set_ylabel("mean response time per task (s)")
+    ax_type.set_ylabel(METRICS["per_type_s"].header)
     ax_type.set_title("Per task type (dots: repeats)")
     ax_type.legend(fontsize=8)
     speedup = run.summary.get("speedup") or {}
@@ -121,7 +122,8 @@ def _latency_legend(
 
 
 def latency_figure(run: RunData) -> Figure | None:
-    """Per model: CDF of successful attempts' total time, and time to first token vs total.
+    """Per model: CDF of successful attempts' service time (time on the engine, queue wait
+    excluded), and time to first token vs service time.
 
     Colour is the model, line style and marker the mode (sequential and parallel where
     the run has them).
@@ -150,14 +152,16 @@ def latency_figure(run: RunData) -> Figure | None:
                 group["total_s"], group["ttft_s"], color=colors.get(model), s=22, alpha=0.8,
                 marker=marker,
             )  # fmt: skip
-    ax_cdf.set_xlabel("attempt total time (s)")
+    # Each attempt's time on the engine: service time, not the table's latency (which
+    # counts the queue wait from submission); the labels say so.
+    ax_cdf.set_xlabel("service time of an attempt (s)")
     ax_cdf.set_ylabel("fraction of attempts ≤ x")
     ax_cdf.set_ylim(0, 1.02)
-    ax_cdf.set_title("Latency distribution per model (successful attempts)")
+    ax_cdf.set_title("Service time distribution per model (successful attempts)")
     ax_cdf.grid(alpha=0.3)
-    ax_ttft.set_xlabel("attempt total time (s)")
+    ax_ttft.set_xlabel("service time of an attempt (s)")
     ax_ttft.set_ylabel("time to first token (s)")
-    ax_ttft.set_title("Time to first token vs total")
+    ax_ttft.set_title("Time to first token vs service time")
     ax_ttft.grid(alpha=0.3)
     if not ax_ttft.has_data():
         ax_ttft.text(
@@ -166,7 +170,7 @@ def latency_figure(run: RunData) -> Figure | None:
         )  # fmt: skip
     used = [m for m in run.model_names() if m in set(ok["model"])]
     _latency_legend(fig, colors, used, [m for m in modes if m in set(ok["mode"])])
-    title(fig, run, "Latency per model")
+    title(fig, run, "Service time per model (time on the engine, queue wait excluded)")
     return fig
 
 

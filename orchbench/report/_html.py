@@ -26,7 +26,10 @@ CAPTIONS = {
     "modes": "Sequential vs parallel: bars are medians over repeats, dots the repeats.",
     "timeline": "Timeline: one lane per model instance; grey is queue wait, colour is running; "
     "hatched bars failed, arrows show retries and fallbacks.",
-    "latency": "Latency per model: distribution of attempt times, time to first token vs total.",
+    "latency": (
+        "Service time per model (each attempt's time on the engine, queue wait excluded; the "
+        "tables' latency counts from submission): its distribution, time to first token vs it."
+    ),
     "utilisation": "Utilisation over time: requests in flight per model, CPU and memory samples.",
 }
 

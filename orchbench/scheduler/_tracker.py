@@ -2,24 +2,26 @@
 
 :class:`PerformanceTracker` keeps one :class:`~orchbench.records.AttemptRecord` per attempt
 and one short row per finished task. :func:`performance_report` and
-:func:`model_recommendations` turn them into JSON-able dicts. Definitions:
+:func:`model_recommendations` turn them into JSON-able dicts whose keys are metric names
+of :mod:`orchbench.metrics` (which defines each), among them:
 
-- response time: the engine's measured ``total_s`` of successful attempts (queueing in
-  orchbench's own queue is reported separately as ``queue_wait_s``);
-- tokens/s: completion tokens over completion seconds, summed over attempts;
-- utilisation: seconds a model had requests in flight (summed per request) over
+- ``service_time_s``: the engine's measured ``total_s`` of successful attempts (queueing
+  in orchbench's own queue is reported separately as ``mean_queue_s``);
+- ``decode_rate``: completion tokens ÷ decode seconds, summed over successful attempts;
+- ``utilisation``: seconds a model had requests in flight (summed per request) over
   ``span × concurrent_limit``, where span runs from the first attempt's start to the last
   one's end — 1.0 means every slot of the model was busy the whole time;
-- quality: the final quality score of successful tasks.
+- ``mean_quality``: the final quality score of successful tasks.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from orchbench.config import ModelConfig
+from orchbench.metrics import decode_rate_over, mean, percentile
 from orchbench.records import AttemptRecord, TaskResult
 
 
@@ -48,20 +50,6 @@ class PerformanceTracker:
         self.tasks = []
 
 
-def _quantile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    cuts = statistics.quantiles(values, n=100, method="inclusive")
-    return cuts[round(q * 100) - 1]
-
-
-def _mean(values: Iterable[float]) -> float | None:
-    values = list(values)
-    return statistics.fmean(values) if values else None
-
-
 def _model_stats(
     records: list[AttemptRecord], busy_s: float, span: float, limit: int | None
 ) -> dict[str, Any]:
@@ -69,7 +57,6 @@ def _model_stats(
     times = [r.timings.total_s for r in ok if r.timings is not None]
     ttfts = [r.timings.ttft_s for r in ok if r.timings and r.timings.ttft_s is not None]
     tokens = sum(r.timings.completion_tokens or 0 for r in ok if r.timings)
-    token_s = sum(r.timings.completion_s or 0.0 for r in ok if r.timings)
     quality = [r.quality for r in ok if r.quality is not None]
     waits = [r.queue_wait_s for r in records]
     failed = len(records) - len(ok)
@@ -80,16 +67,16 @@ def _model_stats(
         "failures": failed,
         "success_rate": len(ok) / len(records) if records else None,
         "failure_rate": failed / len(records) if records else None,
-        "response_time": {
-            "mean": _mean(times),
-            "p50": _quantile(times, 0.50),
-            "p95": _quantile(times, 0.95),
+        "service_time_s": {
+            "mean": mean(times),
+            "p50": percentile(times, 50),
+            "p95": percentile(times, 95),
         },
-        "mean_ttft_s": _mean(ttfts),
-        "tokens_per_s": tokens / token_s if token_s > 0 else None,
+        "mean_ttft_s": mean(ttfts),
+        "decode_rate": decode_rate_over(r.timings for r in ok),
         "completion_tokens": tokens,
-        "mean_queue_wait_s": _mean(waits),
-        "mean_quality": _mean(quality),
+        "mean_queue_s": mean(waits),
+        "mean_quality": mean(quality),
         "busy_s": busy_s,
         "concurrent_limit": limit,
         "utilisation": utilisation,
@@ -101,9 +88,9 @@ def performance_report(
 ) -> dict[str, Any]:
     """Per model and per task type statistics of everything tracked; JSON-able.
 
-    Keys: ``tasks`` (count, successes, failures, success_rate), ``span_s``, ``models``
-    (per model: attempts, success/failure counts and rates, response_time mean/p50/p95,
-    mean_ttft_s, tokens_per_s, mean_queue_wait_s, mean_quality, utilisation),
+    Keys: ``tasks`` (count, successes, failures, success_rate, mean_latency_s), ``span_s``,
+    ``models`` (per model: attempts, success/failure counts and rates, service_time_s
+    mean/p50/p95, mean_ttft_s, decode_rate, mean_queue_s, mean_quality, utilisation),
     ``quality_by_task_type`` (mean, count), ``distribution`` (task type → model → tasks).
     """
     by_model: dict[str, list[AttemptRecord]] = {}
@@ -137,7 +124,7 @@ def performance_report(
             "successes": succeeded,
             "failures": done - succeeded,
             "success_rate": succeeded / done if done else None,
-            "mean_response_time": _mean(row.response_time for row in tracker.tasks),
+            "mean_latency_s": mean([row.response_time for row in tracker.tasks]),
         },
         "span_s": span,
         "models": per_model,
@@ -152,7 +139,7 @@ def model_recommendations(tracker: PerformanceTracker) -> dict[str, list[dict[st
     """Per task type, the models that served it ranked by measured quality, then speed.
 
     Each entry: ``model``, ``tasks`` (successful tasks measured), ``mean_quality``,
-    ``mean_response_s`` (engine time of the successful attempts), ``success_rate`` (of its
+    ``mean_service_s`` (engine time of the successful attempts), ``success_rate`` (of its
     attempts on that task type) and a one-line ``reason``. A model that never succeeded on
     a type is ranked last with quality 0.
     """
@@ -162,14 +149,14 @@ def model_recommendations(tracker: PerformanceTracker) -> dict[str, list[dict[st
     ranked: dict[str, list[dict[str, Any]]] = {}
     for (task_type, model), records in attempts.items():
         ok = [r for r in records if r.success]
-        quality = _mean(r.quality for r in ok if r.quality is not None)
-        seconds = _mean(r.timings.total_s for r in ok if r.timings is not None)
+        quality = mean([r.quality for r in ok if r.quality is not None])
+        seconds = mean([r.timings.total_s for r in ok if r.timings is not None])
         ranked.setdefault(task_type, []).append(
             {
                 "model": model,
                 "tasks": len(ok),
                 "mean_quality": quality,
-                "mean_response_s": seconds,
+                "mean_service_s": seconds,
                 "success_rate": len(ok) / len(records),
             }
         )
@@ -177,7 +164,7 @@ def model_recommendations(tracker: PerformanceTracker) -> dict[str, list[dict[st
         entries.sort(
             key=lambda e: (
                 -(e["mean_quality"] or 0.0),
-                e["mean_response_s"] if e["mean_response_s"] is not None else float("inf"),
+                e["mean_service_s"] if e["mean_service_s"] is not None else float("inf"),
                 e["model"],
             )
         )
@@ -190,8 +177,8 @@ def _reason(place: int, entry: dict[str, Any], entries: list[dict[str, Any]]) ->
     if not entry["tasks"]:
         return f"never succeeded on this task type ({entry['success_rate']:.0%} of attempts)"
     quality = entry["mean_quality"] or 0.0
-    seconds = entry["mean_response_s"]
-    speed = f"{seconds:.2f}s mean response" if seconds is not None else "speed unmeasured"
+    seconds = entry["mean_service_s"]
+    speed = f"{seconds:.2f}s mean service time" if seconds is not None else "speed unmeasured"
     if place == 0:
         lead = "best measured quality" if len(entries) > 1 else "only model measured"
         return f"{lead} ({quality:.2f}, {speed}, {entry['tasks']} tasks)"

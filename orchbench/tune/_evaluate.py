@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import statistics
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from orchbench.config import Profile
+from orchbench.metrics import median_of_repeats
 
 if TYPE_CHECKING:
     from orchbench.bench.workload import Workload
@@ -58,16 +58,10 @@ def numeric(aggregates: Mapping[str, object]) -> Aggregates:
     }
 
 
-def median_aggregates(runs: list[Aggregates]) -> Aggregates:
-    """Per-key median over runs; a key missing from some runs uses the runs that have it."""
-    keys = {k for run in runs for k in run}
-    return {k: statistics.median(run[k] for run in runs if k in run) for k in sorted(keys)}
-
-
 def measure(evaluator: Evaluator, profile: Profile, repeat: int = 1) -> Aggregates:
     """Run ``profile`` ``repeat`` times and return the median of each aggregate."""
     runs = [numeric(evaluator.evaluate(profile, i)) for i in range(max(1, repeat))]
-    return median_aggregates(runs)
+    return numeric(median_of_repeats(runs))
 
 
 class EngineEvaluator:

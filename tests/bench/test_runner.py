@@ -7,9 +7,7 @@ import pytest
 from orchbench.bench.runner import (
     ModeRun,
     aggregate,
-    median_aggregates,
     modes_for,
-    percentile,
     profile_for_mode,
     run_mode,
     speedup,
@@ -112,20 +110,7 @@ def test_aggregate_by_hand():
     assert agg["per_type_s"] == {"coding": 2.0, "review": 2.0}
 
 
-def test_percentile_median_and_speedup():
-    assert percentile([], 50) is None
-    assert percentile([5.0], 95) == 5.0
-    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == pytest.approx(2.5)
-    merged = median_aggregates(
-        [
-            {"total_s": 1.0, "failures": 0, "per_type_s": {"coding": 1.0}},
-            {"total_s": 3.0, "failures": 2, "per_type_s": {"coding": 3.0, "review": 1.0}},
-            {"total_s": 2.0, "failures": 1, "per_type_s": {"coding": 2.0}},
-        ]
-    )
-    assert merged == {"total_s": 2.0, "failures": 1, "per_type_s": {"coding": 2.0, "review": 1.0}}
-    assert isinstance(merged["failures"], int)
-
+def test_speedup_per_repeat():
     def run(mode, repeat, wall):
         return ModeRun(mode, repeat, [], [], wall)
 

@@ -37,10 +37,10 @@ def _summary(**over):
         "speedup": {"median": 1.25, "min": 1.1, "max": 1.3, "values": [1.1, 1.25, 1.3]},
         "models": {
             "gemma3-270m": {
-                "response_s": 0.5,
-                "ttft_s": 0.1,
-                "tokens_per_s": 50.0,
-                "quality": 0.8,
+                "mean_service_s": 0.5,
+                "mean_ttft_s": 0.1,
+                "decode_rate": 50.0,
+                "mean_quality": 0.8,
                 "failures": 0,
                 "best_types": ["coding"],
             }
@@ -63,7 +63,9 @@ def test_measured_run_tables():
         "10.00 s",
         "8.00 s",
         "Tasks / s",
-        "Tokens / s",
+        "Output tokens / s",
+        "Decode rate",
+        "50.00",
         "Latency p95",
         "3.50 s",
         "Mean quality",

@@ -55,11 +55,11 @@ def test_report_per_model_numbers(tracker):
     a = report["models"]["a"]
     assert (a["attempts"], a["successes"], a["failures"]) == (3, 2, 1)
     assert a["success_rate"] == pytest.approx(2 / 3)
-    assert a["response_time"]["mean"] == 2.0
-    assert a["response_time"]["p50"] == 2.0
-    assert a["response_time"]["p95"] == pytest.approx(2.9)
+    assert a["service_time_s"]["mean"] == 2.0
+    assert a["service_time_s"]["p50"] == 2.0
+    assert a["service_time_s"]["p95"] == pytest.approx(2.9)
     assert a["mean_ttft_s"] == pytest.approx(0.2)
-    assert a["tokens_per_s"] == pytest.approx(20 / 4.0)
+    assert a["decode_rate"] == pytest.approx(20 / 4.0)
     # span 100..104 s; a held 6 slot-seconds of 2 slots x 4 s
     assert report["span_s"] == 4.0
     assert a["utilisation"] == pytest.approx(6 / 8)
