@@ -14,6 +14,10 @@ next generation alike in every mode instead of favouring the parallel one.
 
 All timing uses the running loop's clock, so a mode runs unchanged on the simulator's
 virtual clock.
+
+:func:`measure_configuration` is the one measurement path — warm up, run the workload,
+take the makespan — shared by the bench session, the tuner's evaluators and the
+simulator's fidelity check.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from orchbench.config import Complexity, Profile, Route, TaskType
 from orchbench.engine import Backend
 from orchbench.errors import ConfigError
 from orchbench.metrics import mean, output_tokens_per_s, percentile
-from orchbench.records import AttemptRecord, TaskResult
+from orchbench.records import AttemptRecord, TaskResult, TaskSpec
+
+Scorer = Callable[..., float]
 
 COMPARE_MODES = ("sequential", "parallel")
 MODEL_PREFIX = "model:"
@@ -64,6 +70,8 @@ class ModeRun:
     """The mode's orchestrator's :meth:`get_performance_report`."""
     recommendations: dict[str, Any] = field(default_factory=dict)
     """The mode's orchestrator's :meth:`get_model_recommendations`."""
+    load_s: dict[str, float] = field(default_factory=dict)
+    """Load seconds per model measured by the warm-up before this run (empty: none)."""
 
 
 def modes_for(profile: Profile, which: str) -> list[str]:
@@ -123,19 +131,21 @@ async def run_mode(
     *,
     repeat: int = 0,
     listener: Callable[[Any], None] | None = None,
+    scorer: Scorer | None = None,
 ) -> ModeRun:
     """Run every task of ``workload`` once in ``mode`` on ``backend``; never closes it.
 
     A fresh :class:`~orchbench.scheduler.Orchestrator` is built for the mode (so its
     records and speed estimates start clean) over the shared ``backend`` (so loaded
-    models stay loaded between modes). ``listener`` receives the scheduler's events.
+    models stay loaded between modes). ``listener`` receives the scheduler's events;
+    ``scorer`` replaces the quality scorer (e.g. a constant where answers are not judged).
     """
     import asyncio
 
     from orchbench.scheduler import Orchestrator
 
     shaped = profile_for_mode(profile, mode)
-    orchestrator = Orchestrator(shaped, backend)
+    orchestrator = Orchestrator(shaped, backend, scorer=scorer)
     if listener is not None:
         orchestrator.add_listener(listener)
     loop = asyncio.get_running_loop()
@@ -154,6 +164,56 @@ async def run_mode(
         performance_report=orchestrator.get_performance_report(),
         recommendations=orchestrator.get_model_recommendations(),
     )
+
+
+async def warm_up(
+    profile: Profile,
+    backend: Backend,
+    tasks: Sequence[TaskSpec] = (),
+    *,
+    scorer: Scorer | None = None,
+) -> dict[str, float]:
+    """Load every model of ``profile`` (all the instances its parallel limits need), then
+    run ``tasks`` untimed; return the load seconds per model."""
+    from orchbench.scheduler import Orchestrator
+
+    orchestrator = Orchestrator(profile_for_mode(profile, "parallel"), backend, scorer=scorer)
+    load_s = dict(await orchestrator.warmup())
+    if tasks:
+        await orchestrator.execute_parallel_tasks(list(tasks))
+    return load_s
+
+
+async def measure_configuration(
+    profile: Profile,
+    backend: Backend,
+    workload: Workload,
+    mode: str = "parallel",
+    *,
+    warmup: bool = True,
+    warmup_tasks: int = 0,
+    repeat: int = 0,
+    listener: Callable[[Any], None] | None = None,
+    scorer: Scorer | None = None,
+) -> ModeRun:
+    """The one measurement path: warm up, run ``workload`` in ``mode``, take the makespan.
+
+    With ``warmup`` every model is loaded first (and the first ``warmup_tasks`` tasks run
+    untimed), so load time is charged to no run; ``ModeRun.wall_s`` is then the makespan
+    and ``ModeRun.load_s`` the load seconds measured. A caller that warms up once for
+    several runs (the bench session, alternating modes) passes ``warmup=False`` after the
+    first. Runs on whatever loop is running: the virtual clock for the simulator.
+    """
+    load_s: dict[str, float] = {}
+    if warmup:
+        load_s = await warm_up(
+            profile, backend, workload.tasks[: max(0, warmup_tasks)], scorer=scorer
+        )
+    run = await run_mode(
+        profile, backend, workload, mode, repeat=repeat, listener=listener, scorer=scorer
+    )
+    run.load_s = load_s
+    return run
 
 
 def aggregate(

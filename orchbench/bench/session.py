@@ -19,14 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from orchbench.bench import runner
 from orchbench.bench.outcome import BenchResult, model_stats
-from orchbench.bench.runner import (
-    COMPARE_MODES,
-    ModeRun,
-    profile_for_mode,
-    run_mode,
-    speedup,
-)
+from orchbench.bench.runner import COMPARE_MODES, ModeRun, profile_for_mode, speedup
 from orchbench.bench.store import SCHEMA, RunStore, new_run_dir
 from orchbench.bench.workload import Workload
 from orchbench.config import Profile
@@ -157,11 +152,13 @@ class BenchSession:
             for repeat in range(self.repeat):
                 for mode in self.modes:
                     self.observer.mode_started(mode, repeat, len(self.workload.tasks))
-                    run = await run_mode(
+                    # Warmed up once above for every mode: the modes alternate on one engine.
+                    run = await runner.measure_configuration(
                         self.profile,
                         backend,
                         self.workload,
                         mode,
+                        warmup=False,
                         repeat=repeat,
                         listener=self.observer.event,
                     )
@@ -175,14 +172,9 @@ class BenchSession:
                 await backend.close()
 
     async def _warm_up(self, backend: Backend) -> None:
-        from orchbench.scheduler import Orchestrator
-
-        orchestrator = Orchestrator(profile_for_mode(self.profile, "parallel"), backend)
         self.observer.mode_started("warmup", 0, self.warmup)
-        self.load_s = dict(await orchestrator.warmup())
-        if self.warmup:
-            tasks = list(self.workload.tasks[: self.warmup])
-            await orchestrator.execute_parallel_tasks(tasks)
+        tasks = self.workload.tasks[: self.warmup] if self.warmup else ()
+        self.load_s = await runner.warm_up(self.profile, backend, tasks)
 
     def summary(self, *, status: str, stopped: str | None = None) -> dict[str, Any]:
         """The ``summary.json`` document for what has run so far."""

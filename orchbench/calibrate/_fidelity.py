@@ -149,15 +149,22 @@ def _tokens(results: Sequence[TaskResult]) -> int:
 async def run_config(
     profile: Profile, backend: Backend, tasks: Sequence[TaskSpec]
 ) -> tuple[float, list[TaskResult]]:
-    """Warm up, run ``tasks`` all at once; the makespan (loop seconds) and the results."""
-    from orchbench.scheduler import Orchestrator
+    """Warm up, run ``tasks`` all at once; the makespan (loop seconds) and the results.
 
-    orchestrator = Orchestrator(profile, backend, scorer=lambda *a, **k: 1.0)
-    await orchestrator.warmup()
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    results = await orchestrator.execute_parallel_tasks(_tasks(tasks))
-    return loop.time() - start, results
+    Answers are not judged (a constant score): only the timing is compared.
+    """
+    from orchbench.bench import runner
+    from orchbench.bench.workload import Workload
+
+    workload = Workload("fidelity-check", "", "completion", tuple(_tasks(tasks)))
+    run = await runner.measure_configuration(
+        profile, backend, workload, "parallel", scorer=_unjudged
+    )
+    return run.wall_s, run.results
+
+
+def _unjudged(*args: object, **kwargs: object) -> float:
+    return 1.0
 
 
 def check_fidelity(

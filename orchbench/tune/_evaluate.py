@@ -91,21 +91,17 @@ class EngineEvaluator:
         return self._runner, self._engine
 
     def evaluate(self, profile: Profile, repeat: int = 0) -> Mapping[str, object]:
-        """One parallel run of the suite with ``profile``'s limits."""
-        from orchbench.bench.runner import run_mode
+        """One parallel run of the suite with ``profile``'s limits, warmed up first."""
+        from orchbench.bench import runner as bench
 
-        runner, engine = self._ensure()
-        runner.run(self._warm(engine, profile))
-        run = runner.run(run_mode(profile, engine, self._workload, "parallel", repeat=repeat))
-        return run.aggregates
-
-    @staticmethod
-    async def _warm(engine: Backend, profile: Profile) -> None:
-        # Load every instance the candidate needs before the clock starts: otherwise the
-        # first trial (the profile's own config) and every trial that adds an instance
+        # Every instance the candidate needs is loaded before the clock starts: otherwise
+        # the first trial (the profile's own config) and every trial that adds an instance
         # would pay load time the others do not.
-        for model in profile.models.values():
-            await engine.warmup(model)
+        loop, engine = self._ensure()
+        run = loop.run(
+            bench.measure_configuration(profile, engine, self._workload, "parallel", repeat=repeat)
+        )
+        return run.aggregates
 
     def close(self) -> None:
         """Close the backend and the event loop."""
@@ -132,12 +128,15 @@ class SimEvaluator:
         self._workload = dataclasses.replace(workload, tasks=tasks)
 
     def evaluate(self, profile: Profile, repeat: int = 0) -> Mapping[str, object]:
-        """One simulated parallel run with a fresh ``SimBackend(profile)``."""
-        from orchbench.bench.runner import run_mode
+        """One simulated parallel run with a fresh ``SimBackend(profile)``, warmed up first
+        like a real engine's run (load time is charged to no trial)."""
+        from orchbench.bench import runner as bench
         from orchbench.sim import SimBackend, run_virtual
 
         backend = SimBackend(profile)
-        run = run_virtual(run_mode(profile, backend, self._workload, "parallel", repeat=repeat))
+        run = run_virtual(
+            bench.measure_configuration(profile, backend, self._workload, "parallel", repeat=repeat)
+        )
         return run.aggregates
 
     def close(self) -> None:
