@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from orchbench.bench.outcome import BenchResult, ModeSummary
-    from orchbench.bench.runner import ModeRun, aggregate, run_mode
+    from orchbench.bench.runner import ModeRun, aggregate, measure_configuration, run_mode
     from orchbench.bench.session import BenchObserver, BenchSession
     from orchbench.bench.workload import Workload, load_suite
 
@@ -27,6 +27,7 @@ _LAZY = {
     "Workload": "orchbench.bench.workload",
     "aggregate": "orchbench.bench.runner",
     "load_suite": "orchbench.bench.workload",
+    "measure_configuration": "orchbench.bench.runner",
     "run_mode": "orchbench.bench.runner",
 }
 
@@ -39,6 +40,7 @@ __all__ = [
     "Workload",
     "aggregate",
     "load_suite",
+    "measure_configuration",
     "run_mode",
 ]
 
