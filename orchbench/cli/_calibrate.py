@@ -163,7 +163,9 @@ def register(app: typer.Typer) -> None:
         "Exit 1 when the check misses them. Results on stdout, progress on stderr.\n" + EXAMPLES
     )
     def calibrate(
-        profile: Annotated[str, typer.Option(help="Profile name or path.")] = "embedded",
+        profile: Annotated[
+            str, typer.Option("--profile", "-p", help="Profile name or path.")
+        ] = "embedded",
         backend: Annotated[
             str, typer.Option(help="auto|embedded|ollama|openai: the real engine to measure.")
         ] = "auto",
@@ -177,7 +179,8 @@ def register(app: typer.Typer) -> None:
             ),
         ] = True,
         suite: Annotated[
-            str, typer.Option(help="Workload for the check (a suite name or path).")
+            str,
+            typer.Option("--suite", "-s", help="Workload for the check (a suite name or path)."),
         ] = "code-completion",
         max_tokens: Annotated[int, typer.Option(help="Tokens per measured request.")] = 48,
         repeat: Annotated[

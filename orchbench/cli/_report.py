@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
     def report(
         run: Annotated[Path, typer.Argument(help="A results folder written by `orchbench run`.")],
         open_: Annotated[
-            bool, typer.Option("--open", help="Open the report in the default browser.")
+            bool, typer.Option("--open/--no-open", help="Open the report in the default browser.")
         ] = False,
     ) -> None:
         """Write RUN/report.html (and RUN/figures/) from a results folder.

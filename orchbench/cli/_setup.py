@@ -89,9 +89,11 @@ async def setup_ollama(profile: Profile, host: str | None, console: Console) -> 
     """Pull every model of ``profile`` that the Ollama server does not have."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-    from orchbench.backends import OllamaBackend, is_installed, profile_host
+    from orchbench.backends import OllamaBackend, is_installed, make_backend
+    from orchbench.cli._console import err_console
 
-    backend = OllamaBackend(profile_host(profile, host))
+    backend = make_backend("ollama", host=host, profile=profile)
+    assert isinstance(backend, OllamaBackend)
     try:
         installed = await backend.list_models()
         for name in profile.models:
@@ -99,7 +101,8 @@ async def setup_ollama(profile: Profile, host: str | None, console: Console) -> 
                 console.print(f"[green]✓[/green] {name} is already installed")
                 continue
             columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
-            with Progress(*columns, console=console, transient=True) as progress:
+            # the bar is progress: stderr (what ends up installed is the result, on stdout)
+            with Progress(*columns, console=err_console(), transient=True) as progress:
                 task = progress.add_task(f"{name}: starting", total=None)
                 async for part in backend.pull(name):
                     progress.update(
@@ -115,10 +118,11 @@ async def setup_ollama(profile: Profile, host: str | None, console: Console) -> 
 
 async def check_openai(profile: Profile, host: str | None, console: Console) -> None:
     """Say which of the profile's models the OpenAI-compatible server does not list."""
-    from orchbench.backends import OpenAIBackend, profile_host
+    from orchbench.backends import OpenAIBackend, make_backend
     from orchbench.errors import ModelNotFound
 
-    backend = OpenAIBackend(profile_host(profile, host))
+    backend = make_backend("openai", host=host, profile=profile)
+    assert isinstance(backend, OpenAIBackend)
     try:
         served = await backend.list_models()
     finally:
@@ -150,13 +154,12 @@ def register(app: typer.Typer) -> None:
 
         Run it once before `orchbench run`; running it again only checks.
         """
-        from rich.console import Console
-
+        from orchbench.cli._console import out_console
         from orchbench.profiles import load_profile
 
         source = load_profile(profile)
         kind = setup_kind(source, backend)
-        console = Console()
+        console = out_console()
         console.print(f"setting up profile [bold]{source.name}[/bold] on backend {kind}")
         if kind == "embedded":
             setup_embedded(source, console)

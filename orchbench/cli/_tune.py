@@ -148,7 +148,8 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         profile: Annotated[str, typer.Option("--profile", "-p", help="Profile name or path.")],
         suite: Annotated[
-            str | None, typer.Option(help="Workload the trials run (default: as `run`).")
+            str | None,
+            typer.Option("--suite", "-s", help="Workload the trials run (default: as `run`)."),
         ] = None,
         backend: Annotated[
             str, typer.Option(help="auto|embedded|ollama|openai|sim|fake (sim: search fast).")
