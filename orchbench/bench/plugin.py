@@ -7,14 +7,15 @@ nothing in a session whose tests do not ask for them. A suite file::
 
     @pytest.mark.orchbench(suite="code-completion")   # optional: else --orchbench-suite
     def test_gate(bench_run):
-        assert bench_run.speedup >= 1.2              # a failed service level fails the test
+        assert bench_run.speedup.low >= 1.2          # the 95 % interval's lower bound
         assert bench_run.p95_latency_s < 30
 
-    $ pytest suites/test_gate.py --orchbench-profile embedded --orchbench-repeat 3
+    $ pytest suites/test_gate.py --orchbench-profile embedded --orchbench-repeat 5
 
 Options: ``--orchbench-profile`` (default ``embedded``), ``--orchbench-backend``
 (``auto``), ``--orchbench-suite`` (repeatable; default the profile's default suite),
-``--orchbench-repeat``, ``--orchbench-warmup``, ``--orchbench-mode``
+``--orchbench-repeat`` (5, as ``orchbench run``), ``--orchbench-seed``, ``--orchbench-warmup``,
+``--orchbench-mode``
 (``compare``/``models``/``all``), ``--orchbench-out`` (``results``), ``--orchbench-host``
 (the server URL for ``ollama``/``openai``; default the profile's).
 
@@ -39,6 +40,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from orchbench.bench.stats import DEFAULT_REPEAT
 
 if TYPE_CHECKING:
     from orchbench.bench.outcome import BenchResult
@@ -103,9 +106,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--orchbench-repeat",
         type=int,
-        default=1,
+        default=DEFAULT_REPEAT,
         metavar="N",
-        help="repeats of every mode (default: 1)",
+        help=f"repeats of every mode (default: {DEFAULT_REPEAT}, as orchbench run)",
+    )
+    group.addoption(
+        "--orchbench-seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="sampling seed sent with every request to engines that accept one",
     )
     group.addoption(
         "--orchbench-warmup",
@@ -191,9 +201,11 @@ def _default_suite(config: pytest.Config) -> str:
 @pytest.fixture(scope="session")
 def orchbench_profile(pytestconfig: pytest.Config) -> Profile:
     """The profile named by ``--orchbench-profile`` (default ``embedded``)."""
+    from orchbench.bench.session import with_seed
     from orchbench.profiles import load_profile
 
-    return load_profile(pytestconfig.getoption("orchbench_profile") or "embedded")
+    profile = load_profile(pytestconfig.getoption("orchbench_profile") or "embedded")
+    return with_seed(profile, pytestconfig.getoption("orchbench_seed"))
 
 
 @pytest.fixture(scope="session")

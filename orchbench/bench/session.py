@@ -29,6 +29,14 @@ from orchbench.engine import Backend
 from orchbench.metrics import median_of_repeats
 
 
+def with_seed(profile: Profile, seed: int | None) -> Profile:
+    """``profile`` with ``settings.seed`` set (every request carries it); unchanged for None."""
+    if seed is None:
+        return profile
+    settings = profile.settings.model_copy(update={"seed": seed})
+    return profile.model_copy(update={"settings": settings})
+
+
 class BenchObserver:
     """Hooks a front end (the CLI's progress bar) receives; every method is a no-op here."""
 

@@ -25,6 +25,9 @@ from typing import Literal
 
 CONFIDENCE = 0.95
 ALPHA = 0.05
+DEFAULT_REPEAT = 5
+"""Repeats of every mode for ``orchbench run`` and the pytest plugin alike: 5 pairs give a
+useful interval on the speedup, and :func:`compare_samples` needs at least 4 per run."""
 METHOD = "geometric mean of paired ratios, Student-t interval on their logarithms"
 
 Verdict = Literal["significant", "no significant difference", "too few repeats to tell"]

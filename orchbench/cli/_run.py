@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from orchbench.bench.session import BenchObserver
+from orchbench.bench.stats import DEFAULT_REPEAT
 from orchbench.errors import ConfigError, OrchbenchError
 
 if TYPE_CHECKING:
@@ -113,7 +114,11 @@ def run(
     host: Annotated[
         str | None, typer.Option(help="Server URL for ollama/openai (default: the profile's).")
     ] = None,
-    repeat: Annotated[int, typer.Option(min=1, help="Repeats of every mode.")] = 3,
+    repeat: Annotated[int, typer.Option(min=1, help="Repeats of every mode.")] = DEFAULT_REPEAT,
+    seed: Annotated[
+        int | None,
+        typer.Option(min=0, help="Sampling seed sent with every request (engines that take one)."),
+    ] = None,
     warmup: Annotated[int, typer.Option(min=0, help="Untimed warm-up tasks.")] = 1,
     mode: Annotated[
         str, typer.Option(help="compare (sequential vs parallel), models (each alone), all.")
@@ -132,7 +137,7 @@ def run(
 
     Tables and the results folder go to stdout; progress and errors to stderr.
 
-    Example: orchbench run --profile embedded --suite code-completion --repeat 3
+    Example: orchbench run --profile embedded --suite code-completion --repeat 5
     """
     from orchbench.backends import BACKEND_KINDS, host_note, resolve_backend_kind
     from orchbench.bench.preflight import check_models, check_suites
@@ -168,7 +173,7 @@ def run(
             highlight=False,
         )
         options: dict[str, Any] = {"profile": profile, "backend": kind, "host": host, "suite": name}
-        options |= {"repeat": repeat, "warmup": warmup, "mode": mode}
+        options |= {"repeat": repeat, "warmup": warmup, "mode": mode, "seed": seed}
         options["run-dir"] = new_run_dir(out, prof.name, workload.name)
         failures = _run_suite(options, verbose, console, err, report=report)
         for line in failures:

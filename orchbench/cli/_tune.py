@@ -182,7 +182,9 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         sampler: Annotated[str, typer.Option(help="tpe|random|grid.")] = "tpe",
-        seed: Annotated[int, typer.Option(help="Sampler seed (reproducible searches).")] = 0,
+        seed: Annotated[
+            int, typer.Option(help="Sampler and engine seed (reproducible searches).")
+        ] = 0,
         repeat: Annotated[int, typer.Option(min=1, help="Runs per trial; the median counts.")] = 1,
         verify_suite: Annotated[
             str | None, typer.Option(help="Workload for the final check (default: --suite).")
@@ -219,6 +221,7 @@ def register(app: typer.Typer) -> None:
         Results go to stdout, progress and errors to stderr.
         """
         from orchbench.backends import engine_class, resolve_backend_kind
+        from orchbench.bench.session import with_seed
         from orchbench.cli._console import err_console, out_console
         from orchbench.engine import on_virtual_clock
         from orchbench.tune import StudySpec, VerifyPlan, make_evaluator, open_storage, tune
@@ -235,6 +238,7 @@ def register(app: typer.Typer) -> None:
         # Refuse before any search: an existing tuned profile is replaced only when asked.
         target = tuned_path(profile, source.name, out)
         refuse_to_replace(target, force=force, command=_forced_command(ctx, profile))
+        source = with_seed(source, seed)  # the engines' sampling seed, as the sampler's
         kind, reason = resolve_backend_kind(source, backend, host=host)
         if reason:
             console.print(f"[yellow]{reason}[/yellow]")

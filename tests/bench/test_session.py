@@ -139,3 +139,46 @@ def test_interrupted_run_leaves_a_partial_readable_result(duo_profile, tiny_work
     assert observer.finished == ["partial"]
     tasks = results.load_tasks(tmp_path)
     assert set(tasks["mode"]) == {"sequential"} and len(tasks) == 6
+
+
+def test_a_seed_reaches_every_request_and_the_summary(duo_profile, tiny_workload, tmp_path):
+    from orchbench.bench.session import with_seed
+
+    seeds: list[int | None] = []
+
+    class SeedRecordingFake(FakeBackend):
+        """The fake engine, keeping the seed of every request it receives."""
+
+        async def generate(self, request):
+            seeds.append(request.seed)
+            return await super().generate(request)
+
+    fake = SeedRecordingFake(latency=0.0)
+    seeded = with_seed(duo_profile, 42)
+    assert duo_profile.settings.seed is None and with_seed(duo_profile, None) is duo_profile
+    result = BenchSession(seeded, "fake", tiny_workload, out=tmp_path, backend=fake).run()
+    assert len(seeds) == len(fake.calls) > 0 and set(seeds) == {42}
+    assert result.summary["seed"] == 42
+
+
+def test_plugin_and_cli_default_to_the_same_repeats(pytestconfig):
+    import inspect
+
+    from orchbench.bench.stats import DEFAULT_REPEAT, enough_repeats
+    from orchbench.cli._run import run
+
+    assert inspect.signature(run).parameters["repeat"].default == DEFAULT_REPEAT
+    assert pytestconfig.getoption("orchbench_repeat") == DEFAULT_REPEAT
+    assert enough_repeats(DEFAULT_REPEAT, DEFAULT_REPEAT)  # compare can tell with defaults
+
+
+def test_speedup_compares_like_a_float_and_carries_its_interval(duo_profile, tiny_workload):
+    result = BenchSession(
+        duo_profile, "fake", tiny_workload, repeat=3, backend=FakeBackend(latency=0.01)
+    ).run()
+    speed = result.speedup
+    assert speed is not None and speed.low is not None and speed.high is not None
+    assert speed.low <= float(speed) <= speed.high
+    assert (speed >= speed.low) and (speed > 0) and speed.pairs == 3
+    block = result.summary["speedup"]
+    assert (block["estimate"], block["low"], block["high"]) == (float(speed), speed.low, speed.high)

@@ -78,6 +78,8 @@ def test_run_on_the_fake_engine_end_to_end(tmp_path):
         "smoke",
         "--repeat",
         "2",
+        "--seed",
+        "7",
         "--mode",
         "all",
     )
@@ -95,6 +97,7 @@ def test_run_on_the_fake_engine_end_to_end(tmp_path):
     assert summary["status"] == "complete"
     assert set(summary["modes"]) == {"sequential", "parallel", "model:gemma3-270m"}
     assert len(summary["speedup"]["values"]) == 2
+    assert summary["seed"] == 7 and summary["profile"]["settings"]["seed"] == 7
     assert not (run_dir / "benchmark.json").exists()  # no one-round pytest-benchmark table
 
 
