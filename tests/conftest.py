@@ -49,7 +49,8 @@ def _checkout_stays_untouched() -> Iterator[None]:
         shown = ", ".join(touched[:10]) + (
             f" and {len(touched) - 10} more" if len(touched) > 10 else ""
         )
-        pytest.fail(f"the tests wrote into the checkout {CHECKOUT}: {shown}", pytrace=False)
+        message = f"the tests wrote into the checkout {CHECKOUT} (or it was edited meanwhile): "
+        pytest.fail(message + shown, pytrace=False)
 
 
 @pytest.fixture(scope="module")
