@@ -23,6 +23,7 @@ to this machine).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -370,3 +371,38 @@ def closest_profile(machine: Mapping[str, Any], profiles: Iterable[Profile]) -> 
             )
     best = min(cpu_profiles, key=lambda p: abs(p.hardware.ram_gb - ram))
     return best.name, f"no GPU; {best.name} has the nearest RAM ({best.hardware.ram_gb:g} GB)"
+
+
+def prompt_tokens_estimate(prompt: str, chars_per_token: float = 4.0) -> int:
+    """Tokens a prompt is counted as when no tokenizer is loaded (characters / 4, rounded up)."""
+    return max(1, math.ceil(len(prompt) / chars_per_token))
+
+
+def static_problems(profile: Profile, longest_prompt_tokens: int = 0) -> list[str]:
+    """What stops a real server from running ``profile`` as written; empty when it can.
+
+    The checks ``orchbench doctor`` makes without a server, and the tuner's feasibility
+    rule: every model fits the memory alone (with ``[server] num_parallel`` slots on
+    Ollama), ``max_tokens`` plus the longest prompt fits its context, and no model's
+    client ``concurrent_limit`` exceeds ``num_parallel`` (the rest would only queue).
+    """
+    plan = memory_plan(profile)
+    server = plan.server
+    problems = [
+        f"{m.name}: needs {m.need_gb:.1f} GB with {m.slots} slot(s) of {m.num_ctx} tokens, "
+        f"{plan.usable_gb:.1f} GB usable"
+        for m in plan.models
+        if not m.fits_alone
+    ]
+    for model, entry in zip(profile.models.values(), plan.models, strict=True):
+        if model.max_tokens + longest_prompt_tokens > entry.num_ctx:
+            problems.append(
+                f"{model.name}: max_tokens {model.max_tokens} + the longest prompt "
+                f"({longest_prompt_tokens} tokens) does not fit its {entry.num_ctx}-token context"
+            )
+        if server is not None and model.concurrent_limit > server.num_parallel:
+            problems.append(
+                f"{model.name}: concurrent_limit {model.concurrent_limit} > [server] "
+                f"num_parallel {server.num_parallel}"
+            )
+    return problems

@@ -139,6 +139,35 @@ def memory_checks(profile: Profile) -> tuple[list[Check], list[str]]:
     return checks, list(plan.warnings)
 
 
+def static_checks(profile: Profile, longest_prompt_tokens: int = 0) -> list[Check]:
+    """What a real server needs of the profile, checked without one (the tuner's rule too):
+    memory fits with ``[server] num_parallel`` slots, ``max_tokens`` + the longest prompt
+    fits ``num_ctx``, no client limit above ``num_parallel``
+    (:func:`orchbench.planning.static_problems`)."""
+    from orchbench.errors import ConfigError
+    from orchbench.planning import static_problems
+
+    try:
+        problems = static_problems(profile, longest_prompt_tokens)
+    except ConfigError as exc:
+        return [Check("static checks", "fail", str(exc))]
+    if not problems:
+        return [Check("static checks", "ok", "memory, contexts and limits fit the server")]
+    return [Check("static checks", "fail", problem) for problem in problems]
+
+
+def server_command(profile: Profile) -> list[str]:
+    """How to start Ollama with the profile's ``[server]``: a shell line and systemd lines."""
+    env = profile.server.env(profile.hardware)
+    line = " ".join(f"{k}={v}" for k, v in env.items()) + " ollama serve"
+    systemd = [f'Environment="{k}={v}"' for k, v in env.items()]
+    return [
+        f"start Ollama with: {line}",
+        "or, for the systemd service (`systemctl edit ollama`, under [Service]): "
+        + " ".join(systemd),
+    ]
+
+
 def doctor_kind(profile: Profile, requested: str) -> str:
     """The engine to check: ``requested``, or for ``auto`` the one the profile runs on."""
     from orchbench.cli._setup import setup_kind
@@ -157,7 +186,12 @@ async def run_checks(
     else:
         checks = [Check(f"backend {kind}", "ok", "simulated: no engine to check")]
     memory, notes = memory_checks(profile)
-    return checks + memory, notes
+    static = static_checks(profile)
+    from orchbench.planning import uses_server
+
+    if uses_server(profile) and any(c.status == "fail" for c in static):
+        notes += server_command(profile)
+    return checks + memory + static, notes
 
 
 def register(app: typer.Typer) -> None:

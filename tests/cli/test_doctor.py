@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from ollama_standin import FakeOllama, unused_host, write_profile
 
@@ -64,3 +66,41 @@ def test_embedded_profile_passes(capsys):
 def test_help_has_examples(capsys):
     assert main(["doctor", "--help"]) == 0
     assert "orchbench doctor --profile rtx4090" in capsys.readouterr().out
+
+
+def test_static_checks_pass_on_the_shipped_profiles():
+    from orchbench.cli._doctor import static_checks
+    from orchbench.profiles import load_profile
+
+    for name in ("rtx4090", "rtx3090", "rtx3080", "rtx5090", "cpu"):
+        checks = static_checks(load_profile(name), longest_prompt_tokens=200)
+        assert [c.status for c in checks] == ["ok"], (name, checks)
+
+
+def test_static_checks_name_what_a_server_cannot_run(capsys):
+    from orchbench.cli._doctor import static_checks
+    from orchbench.profiles import load_profile
+
+    profile = load_profile("rtx4090")
+    profile.models["llama2:7b-chat"].concurrent_limit = 4
+    profile.models["mistral:7b-instruct"].num_ctx = 2048
+    profile.server.num_parallel = 2
+    details = [c.detail for c in static_checks(profile, longest_prompt_tokens=100)]
+    assert "llama2:7b-chat: concurrent_limit 4 > [server] num_parallel 2" in details
+    assert any(d.startswith("mistral:7b-instruct: max_tokens 2048 + the longest") for d in details)
+    profile.server.num_parallel = 9  # a 33B with 9 slots of 4k does not fit 24 GB
+    assert any("deepseek-coder:33b: needs" in c.detail for c in static_checks(profile))
+
+
+def test_doctor_prints_how_to_start_ollama_when_the_profile_needs_it(tmp_path, capsys):
+    path = tmp_path / "p.toml"
+    text = (Path(__file__).parents[2] / "profiles" / "rtx4090.toml").read_text()
+    path.write_text(
+        text.replace("num_parallel = 1 ", "num_parallel = 2 ", 1).replace(
+            "concurrent_limit = 1", "concurrent_limit = 3", 1
+        )
+    )
+    assert main(["doctor", "--profile", str(path), "--backend", "sim"]) == 1
+    out = capsys.readouterr().out
+    assert "OLLAMA_NUM_PARALLEL=2 OLLAMA_MAX_LOADED_MODELS=3" in out
+    assert 'Environment="OLLAMA_NUM_PARALLEL=2"' in out
