@@ -406,3 +406,11 @@ def static_problems(profile: Profile, longest_prompt_tokens: int = 0) -> list[st
                 f"num_parallel {server.num_parallel}"
             )
     return problems
+
+
+def start_command(profile: Profile) -> str | None:
+    """``"start Ollama with: OLLAMA_NUM_PARALLEL=… ollama serve"``; None without a server."""
+    if not uses_server(profile):
+        return None
+    env = profile.server.env(profile.hardware)
+    return "start Ollama with: " + " ".join(f"{k}={v}" for k, v in env.items()) + " ollama serve"

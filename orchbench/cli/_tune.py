@@ -224,6 +224,7 @@ def register(app: typer.Typer) -> None:
         from orchbench.bench.session import with_seed
         from orchbench.cli._console import err_console, out_console
         from orchbench.engine import on_virtual_clock
+        from orchbench.planning import start_command
         from orchbench.tune import StudySpec, VerifyPlan, make_evaluator, open_storage, tune
         from orchbench.tune._display import TuneDisplay
         from orchbench.tune._study import storage_url_for
@@ -311,6 +312,7 @@ def register(app: typer.Typer) -> None:
         if result.path is None:
             return
         results.print(f"wrote [bold]{result.path}[/bold] (the original profile is unchanged)")
+        results.print(start_command(result.tuned) or "", markup=False, highlight=False)
         if resolves_by_name(result.path, result.tuned.name):
             results.print(f"use it: orchbench run --profile {result.tuned.name}")
         else:

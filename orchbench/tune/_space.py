@@ -9,7 +9,13 @@ Parameters are named by where they live in the profile:
 - ``models.<name>.n_threads``: 1 … cpu cores, for the embedded engine (oversubscribing
   the cores loses, and the tuner must be able to find that);
 - ``models.<name>.num_ctx``: the context sizes whose KV cache fits VRAM, for Ollama;
-- ``settings.max_concurrent_tasks``: 1 … the sum of the models' largest limits.
+- ``settings.max_concurrent_tasks``: 1 … the sum of the models' largest limits;
+- on an Ollama server (``[server]``, :func:`orchbench.planning.uses_server`), what a
+  user can set there: ``server.num_parallel`` (slots in every loaded model),
+  ``server.max_loaded_models``, ``server.kv_cache_type``; each model's client limit is
+  searched only up to the largest ``num_parallel`` and capped at the trial's own
+  (:func:`apply_params`); memory and context problems make a trial infeasible
+  (:func:`orchbench.planning.static_problems`).
 """
 
 from __future__ import annotations
@@ -31,6 +37,10 @@ MAX_LIMIT = 16
 vanish on every engine we measured and the space only grows)."""
 
 NUM_CTX_CHOICES = (2048, 4096, 8192, 16384, 32768)
+MAX_NUM_PARALLEL = 8
+"""Largest ``OLLAMA_NUM_PARALLEL`` searched (FACTS.md's batching curve flattens past 8–16)."""
+KV_CACHE_TYPES = ("f16", "q8_0", "q4_0")
+Choice = int | str
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +48,15 @@ class Param:
     """One tunable value: its dotted name and the values it may take (in order)."""
 
     name: str
-    choices: tuple[int, ...]
+    choices: tuple[Choice, ...]
 
     @property
     def is_range(self) -> bool:
         """Whether the choices are every integer from the first to the last."""
-        return self.choices == tuple(range(self.choices[0], self.choices[-1] + 1))
+        ints = [c for c in self.choices if isinstance(c, int)]
+        if len(ints) != len(self.choices):
+            return False
+        return tuple(ints) == tuple(range(ints[0], ints[-1] + 1))
 
 
 def is_embedded(profile: Profile, model: ModelConfig) -> bool:
@@ -63,12 +76,43 @@ def limit_bound(profile: Profile, model: ModelConfig) -> int:
 
     _, _, usable = planning.capacity_of(profile.hardware)
     ctx = planning.context_of(model, profile.hardware)
+    if planning.uses_server(profile) and not is_embedded(profile, model):
+        # Its limit is feasible only up to num_parallel, which it must hold in memory.
+        own = planning.max_slots(model, min(num_ctx_choices(profile, model)), usable, "q4_0")
+        return max(1, min(own, num_parallel_bound(profile)))
     if is_embedded(profile, model) or profile.hardware.kind == "cpu":
         per_instance = planning.estimate_vram_gb(model, ctx, 1)
         bound = min(int(usable / per_instance), 2 * profile.hardware.cpu_cores)
     else:
         bound = planning.max_slots(model, ctx, usable)
     return max(1, min(bound, MAX_LIMIT))
+
+
+def num_parallel_bound(profile: Profile) -> int:
+    """The largest ``num_parallel`` worth searching: the most slots any model could hold
+    alone at its smallest searched context with a q4_0 KV cache (capped)."""
+    from orchbench import planning
+
+    _, _, usable = planning.capacity_of(profile.hardware)
+    best = 1
+    for model in profile.models.values():
+        ctx = min(num_ctx_choices(profile, model))
+        best = max(best, planning.max_slots(model, ctx, usable, "q4_0"))
+    return max(1, min(best, MAX_NUM_PARALLEL))
+
+
+def server_params(profile: Profile) -> list[Param]:
+    """The Ollama server knobs a tune searches (none for a profile without a server)."""
+    from orchbench import planning
+
+    if not planning.uses_server(profile):
+        return []
+    models = len(profile.models)
+    return [
+        Param("server.num_parallel", tuple(range(1, num_parallel_bound(profile) + 1))),
+        Param("server.max_loaded_models", tuple(range(1, min(models, 6) + 1))),
+        Param("server.kv_cache_type", KV_CACHE_TYPES),
+    ]
 
 
 def num_ctx_choices(profile: Profile, model: ModelConfig) -> tuple[int, ...]:
@@ -123,6 +167,7 @@ class SearchSpace:
                 if len(choices) > 1:
                     params.append(Param(prefix + "num_ctx", choices))
         params.append(Param("settings.max_concurrent_tasks", tuple(range(1, total + 1))))
+        params.extend(server_params(profile))
         return cls(tuple(p for p in params if len(p.choices) > 1))
 
     @property
@@ -130,7 +175,7 @@ class SearchSpace:
         """The parameter names, in order."""
         return [p.name for p in self.params]
 
-    def grid(self) -> dict[str, list[int]]:
+    def grid(self) -> dict[str, list[Choice]]:
         """Every parameter's values, as :class:`optuna.samplers.GridSampler` wants them."""
         return {p.name: list(p.choices) for p in self.params}
 
@@ -138,32 +183,37 @@ class SearchSpace:
         """How many distinct configurations the space holds."""
         return math.prod(len(p.choices) for p in self.params)
 
-    def suggest(self, trial: optuna.Trial) -> dict[str, int]:
+    def suggest(self, trial: optuna.Trial) -> dict[str, Choice]:
         """Ask ``trial`` for one value of every parameter."""
-        values: dict[str, int] = {}
+        values: dict[str, Choice] = {}
         for p in self.params:
             if p.is_range:
-                values[p.name] = trial.suggest_int(p.name, p.choices[0], p.choices[-1])
+                low, high = int(p.choices[0]), int(p.choices[-1])
+                values[p.name] = trial.suggest_int(p.name, low, high)
             else:
-                values[p.name] = trial.suggest_categorical(p.name, list(p.choices))
+                picked = trial.suggest_categorical(p.name, list(p.choices))
+                values[p.name] = picked if isinstance(picked, str) else int(picked or 0)
         return values
 
-    def values_of(self, profile: Profile) -> dict[str, int]:
+    def values_of(self, profile: Profile) -> dict[str, Choice]:
         """The profile's own values of the space's parameters, clamped into the space.
 
         This is the trial the tune enqueues first, so the result is never worse than the
         starting point. ``n_threads`` unset means "all cores" to llama.cpp.
         """
-        values = {}
+        values: dict[str, Choice] = {}
+        resolved = profile.model_copy(update={"server": profile.server.resolved(profile.hardware)})
         for p in self.params:
-            current = read_param(profile, p.name)
+            current = read_param(resolved, p.name)
             if current is None:
                 current = profile.hardware.cpu_cores if p.name.endswith("n_threads") else 0
             values[p.name] = min(p.choices, key=partial(_distance, current))
         return values
 
 
-def _distance(current: int, choice: int) -> tuple[int, int]:
+def _distance(current: Choice, choice: Choice) -> tuple[int, int]:
+    if isinstance(current, str) or isinstance(choice, str):
+        return (0 if current == choice else 1, 0)
     return (abs(choice - current), choice)
 
 
@@ -182,10 +232,19 @@ def apply_params(profile: Profile, params: Mapping[str, Any]) -> Profile:
             setattr(owner, field, value)
         except ValueError as exc:
             raise ConfigError(f"parameter {name!r}: value {value!r} is not valid: {exc}") from None
+    if "server.num_parallel" in params:
+        # Feasible by construction: a client limit above num_parallel only queues in Ollama.
+        for model in candidate.models.values():
+            if not is_embedded(candidate, model):
+                model.concurrent_limit = min(model.concurrent_limit, candidate.server.num_parallel)
     return candidate
 
 
 def _owner(profile: Profile, name: str) -> tuple[Any, str]:
+    if name.startswith("server."):
+        field = name.removeprefix("server.")
+        if field in type(profile.server).model_fields:
+            return profile.server, field
     if name.startswith("settings."):
         field = name.removeprefix("settings.")
         if field in type(profile.settings).model_fields:
@@ -196,5 +255,6 @@ def _owner(profile: Profile, name: str) -> tuple[Any, str]:
             return profile.models[model], field
     raise ConfigError(
         f"parameter {name!r} names nothing in profile {profile.name!r}; valid: "
-        f"settings.<field> or models.<model>.<field> with models {', '.join(profile.models)}"
+        f"settings.<field>, server.<field> or models.<model>.<field> with models "
+        f"{', '.join(profile.models)}"
     )

@@ -8,6 +8,10 @@ Each trial suggests a configuration, runs it ``repeat`` times and records the me
 aggregates in ``user_attrs["aggregates"]``; every constraint becomes an Optuna constraint
 (``trial.set_constraint``), so an infeasible trial is kept and marked, never dropped.
 A configuration already measured in the study is not run again: its numbers are reused.
+A configuration a real server could not run (:func:`orchbench.planning.static_problems`:
+memory, ``max_tokens`` + the suite's longest prompt in ``num_ctx``, client limits above
+``num_parallel``) is not run at all: it is kept, marked infeasible with its reasons in
+``user_attrs["infeasible"]``, and scored worst.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from orchbench.config import Profile
 from orchbench.engine import engine_measured
 from orchbench.errors import BackendError, ConfigError
+from orchbench.planning import prompt_tokens_estimate, static_problems
 from orchbench.tune._evaluate import Evaluator, measure
 from orchbench.tune._objective import Constraint, Objective
 from orchbench.tune._space import SearchSpace, apply_params
@@ -50,6 +55,9 @@ class StudySpec:
     storage: str | None = None
     """An Optuna storage URL or a file path; ``None`` is ``results/tuning/<study>.db``."""
     callbacks: Sequence[Callable[[Any, Any], None]] = field(default=())
+    longest_prompt_tokens: int | None = None
+    """The suite's longest prompt in tokens, for the static checks; ``None``: read it from
+    the evaluator's workload (characters / 4)."""
 
 
 def storage_url_for(spec: str | None, study_name: str) -> str:
@@ -162,8 +170,18 @@ def make_objective(
 ) -> Callable[[optuna.Trial], list[float]]:
     """The function Optuna calls per trial (see the module docstring)."""
 
+    longest = spec.longest_prompt_tokens
+    if longest is None:
+        longest = longest_prompt_tokens(evaluator)
+
     def objective(trial: optuna.Trial) -> list[float]:
         params = space.suggest(trial)
+        problems = static_problems(apply_params(profile, params), longest)
+        if problems:
+            trial.set_user_attr("infeasible", problems)
+            trial.set_user_attr("feasible", False)
+            trial.set_user_attr("backend", evaluator.backend)
+            return [_worst(o) for o in spec.objectives]
         earlier = _same_params(trial.study, params)
         if earlier is not None:
             aggregates = dict(earlier.user_attrs["aggregates"])
@@ -188,6 +206,17 @@ def make_objective(
         return [aggregates.get(o.metric, float("nan")) for o in spec.objectives]
 
     return objective
+
+
+def _worst(objective: Objective) -> float:
+    return 0.0 if objective.direction == "maximize" else 1e12
+
+
+def longest_prompt_tokens(evaluator: Evaluator) -> int:
+    """The longest prompt of the evaluator's workload in tokens (characters / 4); 0 if unknown."""
+    workload = getattr(evaluator, "workload", None) or getattr(evaluator, "_workload", None)
+    tasks = getattr(workload, "tasks", ()) or ()
+    return max((prompt_tokens_estimate(t.prompt) for t in tasks), default=0)
 
 
 def run_study(

@@ -68,20 +68,23 @@ def test_gpu_space_has_priorities_and_num_ctx_that_fit():
     assert grid["models.small.priority"] == list(range(1, 11))
     assert grid["models.big.priority"] == list(range(1, 11))
     assert "models.small.n_threads" not in grid
-    # the 33B leaves 4 GB for KV: fewer slots than the 7B, contexts up to its trained length
-    assert len(grid["models.big.concurrent_limit"]) < len(grid["models.small.concurrent_limit"])
+    # Ollama: the server's knobs are searched, and no client limit beyond num_parallel's range
+    assert grid["server.kv_cache_type"] == ["f16", "q8_0", "q4_0"]
+    assert grid["server.max_loaded_models"] == [1, 2]
+    assert max(grid["models.big.concurrent_limit"]) <= max(grid["server.num_parallel"])
     assert max(grid["models.big.num_ctx"]) <= 16384
     big = profile.models["big"]
     usable = capacity_of(profile.hardware)[2]
-    for slots in grid["models.big.concurrent_limit"]:
-        assert estimate_vram_gb(big, 4096, slots) <= usable
+    smallest = min(grid["models.big.num_ctx"])
+    for slots in grid["models.big.concurrent_limit"]:  # at the smallest context, q4_0 KV
+        assert estimate_vram_gb(big, smallest, slots, "q4_0") <= usable
     for ctx in grid["models.big.num_ctx"]:
         assert estimate_vram_gb(big, ctx, 1) <= usable
     assert sum(len(v) for v in grid.values()) > 0
 
 
 def test_model_that_barely_fits_gets_one_slot_and_drops_out():
-    profile = _gpu_profile(vram_gb=20.5)
+    profile = _gpu_profile(vram_gb=19.9)  # one q4_0 slot of 2k beside 19 GB of weights
     assert limit_bound(profile, profile.models["big"]) == 1
     grid = SearchSpace.from_profile(profile).grid()
     assert "models.big.concurrent_limit" not in grid  # a range of one value is not a choice
