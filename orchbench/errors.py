@@ -19,9 +19,19 @@ or the value at fault and says what would be valid or what to do.
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 
 class OrchbenchError(Exception):
-    """Root of every error orchbench raises on purpose."""
+    """Root of every error orchbench raises on purpose.
+
+    String arguments are passed through :func:`redact`: a message quoting a host URL or a
+    key shows ``http://***@host:port``, never the credential.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigError(OrchbenchError):
@@ -67,3 +77,32 @@ class BackendTimeout(BackendError):
 
 class ResultsError(OrchbenchError):
     """A results folder is missing, incomplete or corrupt."""
+
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#\"']*@")
+_KEYS = re.compile(
+    r"(?i)\b(bearer\s+|(?:api[_-]?key|token|password|secret)[\"']?\s*[:=]\s*[\"']?)"
+    r"[^\s\"',;&)\]}]+|\bsk-[A-Za-z0-9_-]{8,}"
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with credentials masked: URL userinfo (``http://***@host:port``), bearer
+    tokens, ``api_key=…``/``token=…``/``password=…`` values and ``sk-…`` keys become ``***``.
+
+    >>> redact("cannot reach http://user:pw@10.0.0.2:11434 (api_key=abc123)")
+    'cannot reach http://***@10.0.0.2:11434 (api_key=***)'
+    """
+    text = _USERINFO.sub(r"\1***@", text)
+    return _KEYS.sub(lambda m: (m.group(1) or "") + "***", text)
+
+
+def redact_data(value: Any) -> Any:
+    """A copy of JSON-like ``value`` with :func:`redact` applied to every string in it."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redact_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_data(v) for v in value]
+    return value

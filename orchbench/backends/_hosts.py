@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from orchbench.config import Profile
+from orchbench.errors import redact
 
 DEFAULT_HOSTS = {"ollama": "http://127.0.0.1:11434", "openai": "http://127.0.0.1:8080"}
 """Each server engine's default URL (Ollama's; llama.cpp server's)."""
@@ -69,10 +70,13 @@ def resolve_host(
 
 
 def describe_host(choice: HostChoice) -> str:
-    """One phrase for a header or ``doctor``: ``http://127.0.0.1:11434 (from $OLLAMA_HOST)``."""
+    """One phrase for a header or ``doctor``: ``http://127.0.0.1:11434 (from $OLLAMA_HOST)``.
+
+    Credentials in the URL are masked (``http://***@host:port``).
+    """
     if choice.source == "default":
-        return f"{choice.url} (default)"
-    return f"{choice.url} (from {choice.source})"
+        return f"{redact(choice.url)} (default)"
+    return f"{redact(choice.url)} (from {choice.source})"
 
 
 def host_note(kind: str, host: str | None, profile: Profile | None) -> str:

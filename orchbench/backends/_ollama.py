@@ -31,6 +31,7 @@ from orchbench.errors import (
     BackendTimeout,
     BackendUnavailable,
     ModelNotFound,
+    redact,
 )
 from orchbench.records import Timings
 
@@ -67,7 +68,7 @@ def is_installed(name: str, installed: list[str]) -> bool:
 
 def unavailable_message(host: str) -> str:
     """The one-line advice shown when no Ollama server answers at ``host``."""
-    return f"Ollama is not running at {host}; start it with `ollama serve`"
+    return redact(f"Ollama is not running at {host}; start it with `ollama serve`")
 
 
 class OllamaBackend:

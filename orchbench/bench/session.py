@@ -188,6 +188,7 @@ class BenchSession:
         """The ``summary.json`` document for what has run so far."""
         from orchbench import __version__
         from orchbench.bench.machine import machine_info, package_versions
+        from orchbench.errors import redact_data
         from orchbench.profiles import profile_to_dict
         from orchbench.quality import sandbox_isolation
 
@@ -206,7 +207,7 @@ class BenchSession:
             (runs[-1] for mode in ("parallel", *self.runs) if (runs := self.runs.get(mode))),
             None,
         )
-        return {
+        return redact_data({  # no credential of a host URL in a file a person keeps
             "schema": SCHEMA,
             "status": status,
             "stopped": stopped,
@@ -235,7 +236,7 @@ class BenchSession:
             "models": model_stats(self.runs),
             "performance_report": last.performance_report if last else {},
             "recommendations": last.recommendations if last else {},
-        }
+        })  # fmt: skip
 
     def result(self, *, status: str, stopped: str | None = None) -> BenchResult:
         """The run so far as a :class:`BenchResult` (also rewrites ``summary.json``)."""

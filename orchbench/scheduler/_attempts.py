@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 
 from orchbench.config import Complexity, ModelConfig, Profile, TaskType
 from orchbench.engine import Backend, GenerateRequest, GenerateResult
-from orchbench.errors import BackendTimeout, BackendUnavailable
+from orchbench.errors import BackendTimeout, BackendUnavailable, redact
 from orchbench.records import AttemptRecord, QualityChecks
 from orchbench.scheduler._deadlines import Deadlines
 from orchbench.scheduler._dispatch import GONE, Dispatcher, Waiter
@@ -300,4 +300,5 @@ def failure_message(job: Job, broken: str | None = None) -> str:
 
 
 def _describe(err: BaseException) -> str:
-    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    # Records, results, logs and reports all quote this: never a credential in it.
+    return redact(f"{type(err).__name__}: {err}") if str(err) else type(err).__name__
