@@ -64,6 +64,16 @@ def test_partial_runs_are_marked(run_small: Path):
     assert "This run is partial" in page(run_small)
 
 
+def test_noisy_runs_are_marked_and_quiet_ones_are_not(run_small: Path):
+    assert 'id="noisy-banner"' not in page(run_small)
+    summary = json.loads((run_small / "summary.json").read_text())
+    summary["noise"] = {"noisy": True, "reasons": ["other processes used 90 % of a core"]}
+    (run_small / "summary.json").write_text(json.dumps(summary))
+    html = page(run_small)
+    assert 'id="noisy-banner"' in html and "other processes used 90 % of a core" in html
+    assert "NOISY: other processes used 90 % of a core" in html  # on the speedup line too
+
+
 def test_report_of_a_missing_folder_is_a_clear_error(tmp_path: Path):
     with pytest.raises(ResultsError, match="does not exist"):
         write_report(tmp_path / "missing")
