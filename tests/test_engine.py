@@ -26,7 +26,7 @@ REMAINING = {
     "calibrate/_measure.py": 1,
     "cli/_doctor.py": 5,
     "cli/_setup.py": 3,
-    "planning.py": 2,
+    "planning.py": 1,
     "sim/_params.py": 1,
     "tune/_space.py": 1,
 }
