@@ -40,6 +40,9 @@ class TaskSpec:
     name: str | None = None
     priority: int | None = None
     stop: tuple[str, ...] = ()
+    prompt_style: str | None = None
+    """``"chat"`` or ``"completion"``: routing sends the task only to models of that
+    ``prompt_style``; ``None`` lets any model serve it."""
 
 
 @dataclass(slots=True)

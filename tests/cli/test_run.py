@@ -25,7 +25,6 @@ def _run_cli(capsys, *args):
         (["--suite", "no-such-suite"], "no suite named 'no-such-suite'"),
         (["--backend", "warp"], "--backend 'warp' is not valid"),
         (["--mode", "fast"], "--mode 'fast' is not valid"),
-        (["--suite", "dev-pipeline"], "code-completion"),
     ],
 )
 def test_bad_input_is_one_error_and_exit_2(capsys, args, expected):
@@ -35,6 +34,7 @@ def test_bad_input_is_one_error_and_exit_2(capsys, args, expected):
     assert "Traceback" not in err
 
 
+<<<<<<< HEAD
 # What pytest, pytest-benchmark and Python's warnings print; none of it may reach a user.
 FOREIGN = re.compile(
     r"\d+ (passed|failed|errors?)(,| in )|^\.+$|\[100%\]|={5,}|!{4,}|KeyboardInterrupt"
@@ -48,6 +48,25 @@ def _foreign_lines(text):
 
 
 def _orchbench(tmp_path, *args, python=()):
+=======
+def test_a_chat_suite_on_base_models_only_is_refused(capsys, tmp_path):
+    from orchbench.profiles import find_profile
+
+    text = (
+        find_profile("embedded")
+        .read_text()
+        .replace('prompt_style = "chat"', "prompt_style = 'completion'")
+    )
+    base = tmp_path / "base.toml"
+    base.write_text(text)
+    code, err = _run_cli(capsys, "--profile", str(base), "--suite", "dev-pipeline")
+    assert code == 2
+    assert "cannot follow chat prompts" in err and "code-completion" in err
+    assert "Traceback" not in err
+
+
+def _orchbench(tmp_path, *args):
+>>>>>>> 718e3fc (Embedded: SmolLM2-135M-Instruct beside Gemma 3 270M (bundled:KEY), chat template, prompt-style routing, embedded-mix default suite, llama.cpp logs to the orchbench.llama logger)
     return subprocess.run(
         [
             sys.executable,
@@ -95,7 +114,8 @@ def test_run_on_the_fake_engine_end_to_end(tmp_path):
     (run_dir,) = (tmp_path / "results").iterdir()
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "complete"
-    assert set(summary["modes"]) == {"sequential", "parallel", "model:gemma3-270m"}
+    modes = {"sequential", "parallel", "model:gemma3-270m", "model:smollm2-135m"}
+    assert set(summary["modes"]) == modes
     assert len(summary["speedup"]["values"]) == 2
     assert summary["seed"] == 7 and summary["profile"]["settings"]["seed"] == 7
     assert not (run_dir / "benchmark.json").exists()  # no one-round pytest-benchmark table
@@ -225,6 +245,8 @@ def test_run_on_the_bundled_model_end_to_end(tmp_path):
     # no pytest output, and no ResourceWarning for llama-cpp-python's /dev/null at exit
     assert _foreign_lines(done.stdout) == [] and _foreign_lines(done.stderr) == []
     assert "measured on embedded" in done.stdout
+    llama = [line for line in (done.stdout + done.stderr).splitlines() if "llama_" in line]
+    assert not llama, llama  # llama.cpp's log lines go to the orchbench.llama logger
     (run_dir,) = (tmp_path / "results").iterdir()
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["backend"] == "embedded" and summary["measured"] is True

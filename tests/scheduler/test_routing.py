@@ -135,3 +135,27 @@ def test_speed_tracker_is_an_ewma():
     assert speeds.seconds["m"] == 3.0
     speeds.clear()
     assert speeds.seconds == {}
+
+
+def test_a_chat_prompt_never_goes_to_a_completion_model_nor_the_reverse(profile, caplog):
+    models = dict(profile.models)
+    models["mid"] = models["mid"].model_copy(update={"prompt_style": "completion"})
+    with caplog.at_level(logging.DEBUG, logger="orchbench"):
+        chat = candidates(TaskType.CODING, profile.routing, models, "chat")
+    assert chat == [Candidate("big", False), Candidate("fast", True)]
+    assert "skip mid: it takes completion prompts" in caplog.text
+    completion = candidates(TaskType.CODING, profile.routing, models, "completion")
+    assert completion == [Candidate("mid", False)]
+    assert len(candidates(TaskType.CODING, profile.routing, models)) == 3  # no style: any
+    # a style no model takes at all is ignored (the suite check refused or warned already)
+    assert len(candidates(TaskType.CODING, profile.routing, profile.models, "completion")) == 3
+
+
+def test_an_escalation_outside_the_table_keeps_the_prompt_style(profile):
+    models = dict(profile.models)
+    models["mid"] = models["mid"].model_copy(update={"prompt_style": "completion"})
+    docs = candidates(TaskType.DOCUMENTATION, profile.routing, models)
+    found = stronger_than(ModelTier.FAST, TaskType.DOCUMENTATION, docs, models, "chat")
+    assert [c.name for c in found] == ["big"]
+    found = stronger_than(ModelTier.FAST, TaskType.DOCUMENTATION, docs, models, "completion")
+    assert [c.name for c in found] == ["mid"]
