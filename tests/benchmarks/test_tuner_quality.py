@@ -128,7 +128,7 @@ def measured():
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     engine = os.environ.get("ORCHBENCH_TUNER_BENCH", "fake")
-    profile = load_profile("embedded")
+    profile = load_profile("embedded-gemma")
     evaluator = ReplayEvaluator(_evaluator(engine, profile), SearchSpace.from_profile(profile))
     yield engine, evaluator
     evaluator.close()
@@ -139,7 +139,7 @@ def measured():
 def test_tpe_reaches_the_grid_optimum_and_beats_random(tmp_path, start_from, measured):
     """``profile`` starts from the shipped embedded profile, ``cold`` from 1 x 1 thread."""
     engine, evaluator = measured
-    profile = load_profile("embedded")
+    profile = load_profile("embedded-gemma")
     space = evaluator.space
     if start_from == "cold":
         profile = apply_params(profile, COLD_START)

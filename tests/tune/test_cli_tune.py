@@ -25,7 +25,6 @@ def test_help_has_examples(capsys):
         (["--verify-backend", "sim"], "not a real engine"),
         (["--storage", "nosuchdb://x"], "cannot be opened"),
         (["--suite", "no-such-suite"], "no suite named 'no-such-suite'"),
-        (["--suite", "dev-pipeline"], "cannot follow chat prompts"),
     ],
 )
 def test_bad_input_is_one_clear_error(capsys, tmp_path, monkeypatch, args, message):
@@ -36,6 +35,18 @@ def test_bad_input_is_one_clear_error(capsys, tmp_path, monkeypatch, args, messa
     assert message in err
     assert "Traceback" not in err
     assert not (tmp_path / "profiles").exists()
+
+
+def test_a_chat_suite_on_base_models_only_is_one_clear_error(capsys, tmp_path, monkeypatch):
+    from orchbench.profiles import find_profile
+
+    monkeypatch.chdir(tmp_path)
+    base = tmp_path / "base.toml"
+    base.write_text(find_profile("embedded").read_text().replace('"chat"', '"completion"'))
+    args = ["tune", "--profile", str(base), "--backend", "fake", "--suite", "dev-pipeline"]
+    assert main(args) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith("error:") and "cannot follow chat prompts" in err
 
 
 def test_unknown_profile(capsys):

@@ -28,8 +28,8 @@ def _spec(tmp_path, **kw):
 
 def test_tune_writes_a_better_profile_with_provenance(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    before = find_profile("embedded").read_bytes()
-    profile = load_profile("embedded")
+    before = find_profile("embedded-gemma").read_bytes()
+    profile = load_profile("embedded-gemma")
     evaluator = FakeEvaluator()
     result = tune(
         profile,
@@ -42,8 +42,8 @@ def test_tune_writes_a_better_profile_with_provenance(tmp_path, monkeypatch):
     assert result.picked.value == pytest.approx(best)
     assert result.baseline is not None and result.baseline.value < best
     assert result.verification is not None and result.verification.beats_original
-    assert result.path == tmp_path / "profiles" / "embedded.tuned.toml"
-    loaded = load_profile("embedded.tuned")
+    assert result.path == tmp_path / "profiles" / "embedded-gemma.tuned.toml"
+    loaded = load_profile("embedded-gemma.tuned")
     running = min(
         loaded.models["gemma3-270m"].concurrent_limit, loaded.settings.max_concurrent_tasks
     )
@@ -59,7 +59,7 @@ def test_tune_writes_a_better_profile_with_provenance(tmp_path, monkeypatch):
     assert table["study"] == "pipe" and table["seed"] == 0 and table["sampler"] == "grid"
     assert table["verify_gain_pct"] > 0 and table["verify_repeat"] == 3
     assert "machine" in table and "date" in table
-    assert find_profile("embedded").read_bytes() == before
+    assert find_profile("embedded-gemma").read_bytes() == before
     assert profile.models["gemma3-270m"].concurrent_limit == 2  # the object is untouched too
 
 
@@ -82,7 +82,7 @@ def test_verification_with_several_candidates_keeps_the_real_winner(tmp_path, mo
     space = SearchSpace((Param(LIMIT, (1, 2, 3, 4)), Param(THREADS, (1, 2)), total))
     real = FakeEvaluator()
     result = tune(
-        load_profile("embedded"),
+        load_profile("embedded-gemma"),
         Mismatched(),
         _spec(tmp_path, trials=9),
         suite="smoke",
@@ -101,7 +101,7 @@ def test_pareto_pick(tmp_path, monkeypatch):
     objectives = (parse_objective("throughput"), parse_objective("p95-latency"))
     spec = _spec(tmp_path, objectives=objectives, trials=16)
     first = tune(
-        load_profile("embedded"),
+        load_profile("embedded-gemma"),
         FakeEvaluator(),
         spec,
         suite="smoke",
@@ -110,7 +110,7 @@ def test_pareto_pick(tmp_path, monkeypatch):
     )
     assert len(first.ranked) >= 2
     second = tune(
-        load_profile("embedded"),
+        load_profile("embedded-gemma"),
         FakeEvaluator(),
         _spec(tmp_path, objectives=objectives, trials=1),
         suite="smoke",
@@ -121,7 +121,7 @@ def test_pareto_pick(tmp_path, monkeypatch):
     assert second.picked.params == second.ranked[1].params
     with pytest.raises(ConfigError, match="--pick 99"):
         tune(
-            load_profile("embedded"),
+            load_profile("embedded-gemma"),
             FakeEvaluator(),
             _spec(tmp_path, objectives=objectives, trials=1),
             suite="smoke",
@@ -134,7 +134,7 @@ def test_nothing_feasible_says_so_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     spec = _spec(tmp_path, trials=5, constraints=(parse_constraint("p95<1ms"),))
     with pytest.raises(OrchbenchError, match=r"no configuration met the constraints \(p95<1ms\)"):
-        tune(load_profile("embedded"), FakeEvaluator(), spec, suite="smoke")
+        tune(load_profile("embedded-gemma"), FakeEvaluator(), spec, suite="smoke")
     assert not (tmp_path / "profiles").exists()
 
 
@@ -151,8 +151,10 @@ def test_when_the_start_is_already_best_it_says_so(tmp_path, monkeypatch):
             return got
 
     evaluator = Flat()
-    result = tune(load_profile("embedded"), evaluator, _spec(tmp_path, trials=3), suite="smoke")
+    result = tune(
+        load_profile("embedded-gemma"), evaluator, _spec(tmp_path, trials=3), suite="smoke"
+    )
     assert result.picked.params == result.baseline.params
     assert result.verification is None
     assert any("nothing better" in note for note in result.notes)
-    assert load_profile("embedded.tuned").models["gemma3-270m"].concurrent_limit == 2
+    assert load_profile("embedded-gemma.tuned").models["gemma3-270m"].concurrent_limit == 2

@@ -49,7 +49,7 @@ def _gpu_profile(vram_gb: float = 24.0) -> Profile:
 
 
 def test_embedded_space_has_limits_threads_and_total():
-    profile = load_profile("embedded")
+    profile = load_profile("embedded-gemma")
     space = SearchSpace.from_profile(profile)
     grid = space.grid()
     cores = profile.hardware.cpu_cores
@@ -105,7 +105,7 @@ def test_shipped_profiles_give_a_space_containing_their_own_config(name):
 
 
 def test_apply_params_changes_a_copy_only():
-    profile = load_profile("embedded")
+    profile = load_profile("embedded-gemma")
     before = profile.model_dump()
     candidate = apply_params(
         profile,

@@ -12,7 +12,9 @@ TOTAL = "settings.max_concurrent_tasks"
 
 
 def _config(limit, threads, total):
-    return apply_params(load_profile("embedded"), {LIMIT: limit, THREADS: threads, TOTAL: total})
+    return apply_params(
+        load_profile("embedded-gemma"), {LIMIT: limit, THREADS: threads, TOTAL: total}
+    )
 
 
 class RecordingFake(FakeEvaluator):
