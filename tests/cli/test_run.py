@@ -34,21 +34,6 @@ def test_bad_input_is_one_error_and_exit_2(capsys, args, expected):
     assert "Traceback" not in err
 
 
-<<<<<<< HEAD
-# What pytest, pytest-benchmark and Python's warnings print; none of it may reach a user.
-FOREIGN = re.compile(
-    r"\d+ (passed|failed|errors?)(,| in )|^\.+$|\[100%\]|={5,}|!{4,}|KeyboardInterrupt"
-    r"|Rounds|Wrote benchmark data|benchmark '|Warning|Traceback|test session starts",
-    re.MULTILINE,
-)
-
-
-def _foreign_lines(text):
-    return [line for line in text.splitlines() if FOREIGN.search(line)]
-
-
-def _orchbench(tmp_path, *args, python=()):
-=======
 def test_a_chat_suite_on_base_models_only_is_refused(capsys, tmp_path):
     from orchbench.profiles import find_profile
 
@@ -65,8 +50,19 @@ def test_a_chat_suite_on_base_models_only_is_refused(capsys, tmp_path):
     assert "Traceback" not in err
 
 
-def _orchbench(tmp_path, *args):
->>>>>>> 718e3fc (Embedded: SmolLM2-135M-Instruct beside Gemma 3 270M (bundled:KEY), chat template, prompt-style routing, embedded-mix default suite, llama.cpp logs to the orchbench.llama logger)
+# What pytest, pytest-benchmark and Python's warnings print; none of it may reach a user.
+FOREIGN = re.compile(
+    r"\d+ (passed|failed|errors?)(,| in )|^\.+$|\[100%\]|={5,}|!{4,}|KeyboardInterrupt"
+    r"|Rounds|Wrote benchmark data|benchmark '|Warning|Traceback|test session starts",
+    re.MULTILINE,
+)
+
+
+def _foreign_lines(text):
+    return [line for line in text.splitlines() if FOREIGN.search(line)]
+
+
+def _orchbench(tmp_path, *args, python=()):
     return subprocess.run(
         [
             sys.executable,
