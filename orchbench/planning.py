@@ -363,12 +363,14 @@ def closest_profile(machine: Mapping[str, Any], profiles: Iterable[Profile]) -> 
         )
     cpu_profiles = [p for p in candidates if p.hardware.kind == "cpu"] or candidates
     ram = float(machine.get("ram_gb") or 0)
-    for profile in cpu_profiles:
-        if profile.backend.kind == "embedded":
-            return profile.name, (
-                "no GPU: the embedded profile runs the bundled model in process, no server "
-                "needed (with Ollama installed, the 'cpu' profile runs the original roster)"
-            )
+    embedded = [p for p in cpu_profiles if p.backend.kind == "embedded"]
+    if embedded:
+        # the one named "embedded" first: embedded-gemma (one model) sorts before it
+        profile = min(embedded, key=lambda p: (p.name != "embedded", p.name))
+        return profile.name, (
+            "no GPU: the embedded profile runs the bundled models in process, no server "
+            "needed (with Ollama installed, the 'cpu' profile runs the original roster)"
+        )
     best = min(cpu_profiles, key=lambda p: abs(p.hardware.ram_gb - ram))
     return best.name, f"no GPU; {best.name} has the nearest RAM ({best.hardware.ram_gb:g} GB)"
 
