@@ -108,6 +108,8 @@ async def server_checks(profile: Profile, kind: str, host: str | None) -> list[C
         await backend.close()
     version = await asyncio.to_thread(ollama_version, where) if kind == "ollama" else None
     checks = [Check(label, "ok", f"{'version ' + version + ' ' if version else ''}at {where}")]
+    if version is not None:
+        checks += await asyncio.to_thread(loaded_checks, profile, where)
     for name in profile.models:
         if kind == "ollama":
             found = is_installed(name, installed)
@@ -120,6 +122,48 @@ async def server_checks(profile: Profile, kind: str, host: str | None) -> list[C
             advice = f"not served (the server lists {', '.join(installed) or 'nothing'})"
         checks.append(
             Check(f"model {name}", "ok" if found else "fail", "installed" if found else advice)
+        )
+    return checks
+
+
+def loaded_checks(profile: Profile, host: str, timeout_s: float = 5.0) -> list[Check]:
+    """What Ollama has loaded now (``GET /api/ps``): spilled to the CPU (``size_vram < size``),
+    a context other than the profile's, more models than ``[server] max_loaded_models``."""
+    import httpx
+
+    from orchbench.planning import context_of
+
+    try:
+        response = httpx.get(f"{host}/api/ps", timeout=timeout_s)
+        response.raise_for_status()
+        loaded = list(response.json().get("models") or [])
+    except (httpx.HTTPError, ValueError) as exc:
+        return [Check("loaded models (/api/ps)", "warn", f"could not read /api/ps: {exc}")]
+    server = profile.server.resolved(profile.hardware)
+    checks = [Check("loaded models (/api/ps)", "ok", f"{len(loaded)} loaded")]
+    for entry in loaded:
+        name = str(entry.get("name") or entry.get("model") or "?")
+        size, vram = int(entry.get("size") or 0), int(entry.get("size_vram") or 0)
+        ctx = entry.get("context_length")
+        problems = []
+        if vram < size:
+            problems.append(f"{(size - vram) / 1e9:.1f} of {size / 1e9:.1f} GB spilled to the CPU")
+        model = profile.models.get(name) or profile.models.get(name.removesuffix(":latest"))
+        expected = context_of(model, profile.hardware, server) if model is not None else None
+        if ctx is not None and expected is not None and int(ctx) != expected:
+            problems.append(f"context_length {ctx}, the profile expects {expected}")
+        status: Status = "warn" if problems else "ok"
+        detail = "; ".join(problems) or f"on the GPU, context_length {ctx}"
+        checks.append(Check(f"loaded {name}", status, detail))
+    limit = server.max_loaded_models or len(loaded)
+    if len(loaded) > limit:
+        checks.append(
+            Check(
+                "max_loaded_models",
+                "warn",
+                f"{len(loaded)} models loaded, the profile's [server] allows {limit}: the "
+                "server runs with other settings",
+            )
         )
     return checks
 

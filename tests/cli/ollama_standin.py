@@ -1,8 +1,8 @@
 """A stand-in for an Ollama server, for the `setup` and `doctor` tests.
 
 No Ollama server can run on our machines. This one (pytest-httpserver, threaded) answers
-``/api/version``, ``/api/tags`` and ``/api/pull`` in the shapes Ollama documents, keeps the
-list of installed models, and refuses to pull a model named ``nonexistent``.
+``/api/version``, ``/api/tags``, ``/api/ps`` and ``/api/pull`` in the shapes Ollama
+documents, keeps the list of installed models, and refuses to pull a model named ``nonexistent``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,12 @@ class FakeOllama:
         server.expect_request("/api/version").respond_with_json({"version": "0.30.0"})
         server.expect_request("/api/tags").respond_with_handler(self._tags)
         server.expect_request("/api/pull", method="POST").respond_with_handler(self._pull)
+        self.loaded: list[dict[str, object]] = []
+        """What ``/api/ps`` answers: name, size, size_vram, context_length (Ollama's fields)."""
+        server.expect_request("/api/ps").respond_with_handler(self._ps)
+
+    def _ps(self, request: Request) -> Response:
+        return Response(json.dumps({"models": self.loaded}))
 
     def _tags(self, request: Request) -> Response:
         return Response(json.dumps({"models": [{"model": m, "size": 1} for m in self.models]}))

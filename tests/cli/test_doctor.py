@@ -104,3 +104,28 @@ def test_doctor_prints_how_to_start_ollama_when_the_profile_needs_it(tmp_path, c
     out = capsys.readouterr().out
     assert "OLLAMA_NUM_PARALLEL=2 OLLAMA_MAX_LOADED_MODELS=3" in out
     assert 'Environment="OLLAMA_NUM_PARALLEL=2"' in out
+
+
+def test_loaded_models_spilled_or_with_another_context_are_flagged(server, tmp_path, capsys):
+    ollama = FakeOllama(server, ["llama2:7b-chat", "mistral:latest"])
+    ollama.loaded = [
+        {
+            "name": "llama2:7b-chat",
+            "size": 8_000_000_000,
+            "size_vram": 5_000_000_000,
+            "context_length": 4096,
+        },
+        {
+            "name": "mistral:latest",
+            "size": 5_000_000_000,
+            "size_vram": 5_000_000_000,
+            "context_length": 8192,
+        },
+    ]
+    names = {"llama2:7b-chat": 3.8, "mistral": 4.1}
+    main(["doctor", "--profile", str(write_profile(tmp_path, ollama.host, names))])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "2 loaded" in out
+    assert "3.0 of 8.0 GB spilled to the CPU" in out
+    # write_profile sets num_ctx = 2048: a runner loaded with 8192 is not the profile's
+    assert "context_length 8192, the profile expects 2048" in out
