@@ -76,7 +76,7 @@ def limit_bound(profile: Profile, model: ModelConfig) -> int:
 
     _, _, usable = planning.capacity_of(profile.hardware)
     ctx = planning.context_of(model, profile.hardware)
-    if planning.uses_server(profile) and not is_embedded(profile, model):
+    if profile.hardware.kind == "gpu" and planning.uses_server(profile):
         # Its limit is feasible only up to num_parallel, which it must hold in memory.
         own = planning.max_slots(model, min(num_ctx_choices(profile, model)), usable, "q4_0")
         return max(1, min(own, num_parallel_bound(profile)))

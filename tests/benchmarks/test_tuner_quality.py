@@ -202,6 +202,9 @@ def test_tpe_beats_random_search_at_equal_budget(tmp_path):
     space = _concurrency_space(profile)
     assert space.size() == 768
     profile = apply_params(profile, {p.name: 1 for p in space.params})  # a cold start
+    # Ollama serves num_parallel per model: give it the space's largest client limit, so the
+    # client limits searched here are what decides the concurrency.
+    profile.server.num_parallel = max(max(p.choices) for p in space.params[:-1])
     sim = make_evaluator("sim", load_suite("code-completion"), profile=profile)
     evaluator = ReplayEvaluator(sim, space)
     best: dict[str, list[float]] = {"tpe": [], "random": []}
