@@ -366,7 +366,7 @@ def closest_profile(machine: Mapping[str, Any], profiles: Iterable[Profile]) -> 
     embedded = [p for p in cpu_profiles if p.backend.kind == "embedded"]
     if embedded:
         # the one named "embedded" first: embedded-gemma (one model) sorts before it
-        profile = min(embedded, key=lambda p: (p.name != "embedded", p.name))
+        profile = min(embedded, key=lambda p: (p.name != p.backend.kind, p.name))
         return profile.name, (
             "no GPU: the embedded profile runs the bundled models in process, no server "
             "needed (with Ollama installed, the 'cpu' profile runs the original roster)"
