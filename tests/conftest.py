@@ -71,3 +71,11 @@ def server(_threaded_http_server: HTTPServer) -> Iterator[HTTPServer]:
     _threaded_http_server.clear()
     yield _threaded_http_server
     _threaded_http_server.clear()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # llama-cpp-python opens /dev/null twice at import and never closes it; without this
+    # every test run ends with two "ResourceWarning: unclosed file '/dev/null'" lines.
+    from orchbench.cli import close_library_devnull
+
+    close_library_devnull()
