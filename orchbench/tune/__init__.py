@@ -28,8 +28,9 @@ from orchbench.tune._objective import (
     parse_objective,
 )
 from orchbench.tune._pipeline import TuneResult, VerifyPlan, tune
+from orchbench.tune._sampler import SAMPLERS, make_sampler
 from orchbench.tune._space import SearchSpace, apply_params
-from orchbench.tune._study import SAMPLERS, StudySpec, open_storage, ranked_trials, run_study
+from orchbench.tune._study import StudySpec, open_storage, ranked_trials, run_study
 from orchbench.tune._verify import Verification, verify
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "VerifyPlan",
     "apply_params",
     "make_evaluator",
+    "make_sampler",
     "measure",
     "open_storage",
     "parse_constraint",

@@ -28,13 +28,13 @@ from orchbench.errors import BackendError, ConfigError
 from orchbench.planning import prompt_tokens_estimate, static_problems
 from orchbench.tune._evaluate import Evaluator, measure
 from orchbench.tune._objective import Constraint, Objective
+from orchbench.tune._sampler import make_sampler
 from orchbench.tune._space import SearchSpace, apply_params
 
 if TYPE_CHECKING:
     import optuna
     from optuna.trial import FrozenTrial
 
-SAMPLERS = ("tpe", "random", "grid")
 DEFAULT_TUNING_DIR = Path("results") / "tuning"
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
@@ -114,20 +114,6 @@ def _open_rdb(url: str, attempts: int = 5) -> optuna.storages.RDBStorage:
                 raise
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
-
-
-def make_sampler(kind: str, space: SearchSpace, seed: int | None) -> optuna.samplers.BaseSampler:
-    """The sampler called ``kind`` (tpe, random or grid), seeded for reproducibility."""
-    import optuna
-
-    if kind == "tpe":
-        # A handful of random trials first: budgets here are tens of trials, not hundreds.
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5, multivariate=True)
-    if kind == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if kind == "grid":
-        return optuna.samplers.GridSampler(space.grid(), seed=seed)
-    raise ConfigError(f"--sampler: unknown sampler {kind!r}; valid samplers: {', '.join(SAMPLERS)}")
 
 
 def open_study(spec: StudySpec, space: SearchSpace) -> optuna.Study:
