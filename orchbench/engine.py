@@ -21,6 +21,21 @@ Every engine class also states what it is, as class attributes (its *capabilitie
 (it must run on :func:`orchbench.sim.run_virtual`'s loop) and ``streams_tokens`` (it
 reports a measured time to first token). Code asks these, never the engine's name:
 :func:`is_measured` is the one rule for "measured or simulated".
+
+Optional capabilities (an engine that does not state one gets the default shown) say how
+an engine is set up, checked and modelled, so ``setup``, ``doctor``, the pre-flight check,
+calibration and the tuner never compare kind strings:
+
+- ``display_name`` (the class name): what to call it in messages, e.g. ``"Ollama"``;
+- ``model_source`` (``"none"``): where its models come from — ``"files"`` (model files on
+  this machine, loaded in process), ``"server"`` (a server that lists and serves them) or
+  ``"none"`` (nothing to install: a simulator or a fake);
+- ``ollama_api`` (False): it talks to Ollama's native API, so ``/api/version``,
+  ``/api/ps`` and ``ollama pull`` apply;
+- ``runs_instances`` (False): requests run at once on copies of the model in this
+  process (``concurrent_limit`` instances), not batched by a server;
+- ``prompt_time_includes_first_token`` (True): its prompt time is the time to the first
+  token, one decode step included (Ollama reports prompt evaluation on its own).
 """
 
 from __future__ import annotations
@@ -98,6 +113,32 @@ def engine_measured(backend: object) -> bool:
 def on_virtual_clock(backend: object) -> bool:
     """Whether ``backend`` (an engine or engine class) must run on the virtual clock."""
     return bool(getattr(backend, "virtual_clock", False))
+
+
+def display_name(backend: object) -> str:
+    """What to call ``backend`` (an engine or engine class) in a message."""
+    cls = backend if isinstance(backend, type) else type(backend)
+    return str(getattr(backend, "display_name", cls.__name__))
+
+
+def model_source(backend: object) -> str:
+    """Where ``backend``'s models come from: ``"files"``, ``"server"`` or ``"none"``."""
+    return str(getattr(backend, "model_source", "none"))
+
+
+def speaks_ollama_api(backend: object) -> bool:
+    """Whether ``backend`` talks to Ollama's native API (version, ``/api/ps``, pull)."""
+    return bool(getattr(backend, "ollama_api", False))
+
+
+def runs_instances(backend: object) -> bool:
+    """Whether ``backend`` runs concurrent requests on model instances in this process."""
+    return bool(getattr(backend, "runs_instances", False))
+
+
+def prompt_time_includes_first_token(backend: object) -> bool:
+    """Whether ``backend``'s prompt time is its time to first token (one decode step in)."""
+    return bool(getattr(backend, "prompt_time_includes_first_token", True))
 
 
 def is_measured(source: Mapping[str, Any] | object) -> bool:

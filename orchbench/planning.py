@@ -363,7 +363,7 @@ def closest_profile(machine: Mapping[str, Any], profiles: Iterable[Profile]) -> 
         )
     cpu_profiles = [p for p in candidates if p.hardware.kind == "cpu"] or candidates
     ram = float(machine.get("ram_gb") or 0)
-    embedded = [p for p in cpu_profiles if p.backend.kind == "embedded"]
+    embedded = [p for p in cpu_profiles if all(m.gguf for m in p.models.values())]
     if embedded:
         # the one named "embedded" first: embedded-gemma (one model) sorts before it
         profile = min(embedded, key=lambda p: (p.name != p.backend.kind, p.name))

@@ -20,15 +20,7 @@ KINDS = set(BACKEND_KINDS)
 # install an engine, how the simulator's defaults differ): each file may keep at most this
 # many kind comparisons. The number only goes down; no new file may appear here.
 REMAINING = {
-    "backends/_registry.py": 2,  # resolve_backend_kind: probing Ollama for "auto"
-    "bench/preflight.py": 3,
-    "calibrate/_fit.py": 1,
-    "calibrate/_measure.py": 1,
-    "cli/_doctor.py": 5,
-    "cli/_setup.py": 3,
-    "planning.py": 1,
-    "sim/_params.py": 1,
-    "tune/_space.py": 1,
+    "sim/_params.py": 1,  # the simulator's CPU batching default (issue 11 replaces it)
 }
 
 
@@ -92,3 +84,45 @@ def test_the_registry_builds_by_kind_and_names_the_valid_kinds():
         make_backend("nope")
     with pytest.raises(ConfigError, match="needs the profile"):
         make_backend("sim")
+
+
+@pytest.mark.parametrize("kind", BACKEND_KINDS)
+def test_every_registered_engine_states_how_it_is_set_up_and_checked(kind):
+    cls = engine_class(kind)
+    assert cls.model_source in ("files", "server", "none"), kind
+    assert isinstance(cls.display_name, str) and cls.display_name, kind
+    for capability in ("ollama_api", "runs_instances", "prompt_time_includes_first_token"):
+        assert isinstance(getattr(cls, capability), bool), (kind, capability)
+
+
+def test_setup_and_checks_follow_the_capabilities_not_the_kind_names():
+    from orchbench.engine import model_source, runs_instances, speaks_ollama_api
+
+    by_source = {k: model_source(engine_class(k)) for k in BACKEND_KINDS}
+    assert by_source == {
+        "embedded": "files",
+        "ollama": "server",
+        "openai": "server",
+        "sim": "none",
+        "fake": "none",
+    }
+    assert {k for k in BACKEND_KINDS if speaks_ollama_api(engine_class(k))} == {"ollama"}
+    assert {k for k in BACKEND_KINDS if runs_instances(engine_class(k))} == {"embedded"}
+
+
+def test_an_engine_that_states_no_optional_capability_gets_the_safe_defaults():
+    from orchbench.engine import (
+        display_name,
+        model_source,
+        prompt_time_includes_first_token,
+        runs_instances,
+        speaks_ollama_api,
+    )
+
+    class ThirdParty:
+        pass
+
+    assert display_name(ThirdParty) == "ThirdParty" and display_name(ThirdParty()) == "ThirdParty"
+    assert model_source(ThirdParty) == "none"
+    assert not speaks_ollama_api(ThirdParty) and not runs_instances(ThirdParty)
+    assert prompt_time_includes_first_token(ThirdParty)

@@ -82,6 +82,11 @@ class EmbeddedBackend:
     measured: ClassVar[bool] = True
     virtual_clock: ClassVar[bool] = False
     streams_tokens: ClassVar[bool] = True
+    display_name: ClassVar[str] = "embedded llama.cpp"
+    model_source: ClassVar[str] = "files"
+    ollama_api: ClassVar[bool] = False
+    runs_instances: ClassVar[bool] = True
+    prompt_time_includes_first_token: ClassVar[bool] = True
 
     def __init__(self, models: Mapping[str, ModelConfig] | None = None) -> None:
         require_llama_cpp()

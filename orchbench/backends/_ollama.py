@@ -86,6 +86,11 @@ class OllamaBackend:
     measured: ClassVar[bool] = True
     virtual_clock: ClassVar[bool] = False
     streams_tokens: ClassVar[bool] = True
+    display_name: ClassVar[str] = "Ollama"
+    model_source: ClassVar[str] = "server"
+    ollama_api: ClassVar[bool] = True
+    runs_instances: ClassVar[bool] = False
+    prompt_time_includes_first_token: ClassVar[bool] = False
 
     def __init__(self, host: str | None = None, *, timeout_s: float = 300.0) -> None:
         self.host = ollama_host(host)

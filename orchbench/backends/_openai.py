@@ -66,6 +66,11 @@ class OpenAIBackend:
     measured: ClassVar[bool] = True
     virtual_clock: ClassVar[bool] = False
     streams_tokens: ClassVar[bool] = True
+    display_name: ClassVar[str] = "OpenAI-compatible server"
+    model_source: ClassVar[str] = "server"
+    ollama_api: ClassVar[bool] = False
+    runs_instances: ClassVar[bool] = False
+    prompt_time_includes_first_token: ClassVar[bool] = True
 
     def __init__(self, host: str | None = None, *, api_key: str | None = None) -> None:
         self.host = openai_host(host)

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from orchbench.config import Profile
-from orchbench.engine import Backend
+from orchbench.engine import Backend, speaks_ollama_api
 from orchbench.errors import BackendUnavailable, ConfigError
 
 
@@ -147,14 +147,15 @@ def resolve_backend_kind(
     if kind != "auto" and kind not in BACKEND_KINDS:
         raise ConfigError(f"unknown backend {kind!r}; valid: auto, {', '.join(BACKEND_KINDS)}")
     where = ollama_host(profile_host(profile, host))
-    if kind == "ollama" and requested != "auto":
+    ollama_api = kind != "auto" and speaks_ollama_api(engine_class(kind))
+    if ollama_api and requested != "auto":
         if ollama_version(where) is None:
             raise BackendUnavailable(
                 f"{unavailable_message(where)}, or use --profile embedded for a run "
                 "that needs no server"
             )
-        return "ollama", None
-    if kind not in ("auto", "ollama"):
+        return kind, None
+    if kind != "auto" and not ollama_api:
         return kind, None
     if kind == "auto" and is_embedded_profile(profile):
         return "embedded", None

@@ -41,9 +41,13 @@ def check_models(profile: Profile, kind: str, *, host: str | None = None) -> Non
     package is installed). ``ollama`` / ``openai``: the server lists every model. ``sim``
     and ``fake`` need nothing.
     """
-    if kind == "embedded":
+    from orchbench.backends import engine_class
+    from orchbench.engine import model_source
+
+    source = model_source(engine_class(kind))
+    if source == "files":
         _check_embedded(profile)
-    elif kind in ("ollama", "openai"):
+    elif source == "server":
         _check_served(profile, kind, host)
 
 
@@ -78,8 +82,10 @@ def _check_embedded(profile: Profile) -> None:
 
 
 def _check_served(profile: Profile, kind: str, host: str | None) -> None:
-    from orchbench.backends import make_backend
+    from orchbench.backends import engine_class, make_backend
+    from orchbench.engine import display_name, speaks_ollama_api
 
+    engine = engine_class(kind)
     backend = make_backend(kind, host=host, profile=profile)
 
     async def listed() -> list[str]:
@@ -93,18 +99,20 @@ def _check_served(profile: Profile, kind: str, host: str | None) -> None:
     except OrchbenchError:
         raise
     except Exception as exc:  # a client library's own error: say where and what
-        raise BackendUnavailable(f"could not list the models of the {kind} server: {exc}") from exc
+        raise BackendUnavailable(
+            f"could not list the models of the {display_name(engine)} at its host: {exc}"
+        ) from exc
     missing = [m for m in profile.models if not _has(available, m)]
     if not missing:
         return
-    if kind == "ollama":
+    if speaks_ollama_api(engine):
         pulls = "; ".join(f"ollama pull {m}" for m in missing)
         raise ModelNotFound(
             f"{len(missing)} model(s) of profile {profile.name!r} are not installed on Ollama: "
             f"{', '.join(missing)}; run `{pulls}` or `orchbench setup --profile {profile.name}`"
         )
     raise ModelNotFound(
-        f"the OpenAI-compatible server does not serve {', '.join(missing)} "
+        f"the {display_name(engine)} does not serve {', '.join(missing)} "
         f"(it lists: {', '.join(available) or 'nothing'}); load them or edit the profile"
     )
 

@@ -28,7 +28,9 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from orchbench.backends import engine_class
 from orchbench.config import HardwareSpec, ModelConfig
+from orchbench.engine import prompt_time_includes_first_token
 from orchbench.records import Timings
 from orchbench.sim._model import DECODE, PerfModel, StreamLoad, stream_rates
 from orchbench.sim._params import Calibration, DeviceParams, ModelParams, default_device_params
@@ -203,7 +205,7 @@ def fit_calibration(
     ``configs`` are the models measured (for their sizes). Parameters the rounds do not
     inform keep their defaults and are not written.
     """
-    ttft_prompt = engine != "ollama"
+    ttft_prompt = prompt_time_includes_first_token(engine_class(engine))
     models = {name: _model_params(observations, name, ttft_prompt) for name in configs}
     fitter = _Fitter(hardware, configs, default_device_params(hardware, engine), models)
     cores = hardware.cpu_cores

@@ -17,9 +17,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from orchbench.backends import engine_class
 from orchbench.calibrate._fit import Observation, Round, fit_calibration
 from orchbench.config import ModelConfig, Profile
-from orchbench.engine import Backend, GenerateRequest, GenerateResult
+from orchbench.engine import Backend, GenerateRequest, GenerateResult, runs_instances
 from orchbench.errors import ConfigError
 from orchbench.profiles import bundled_profiles_dir, find_profile
 from orchbench.sim._params import CALIBRATION_SUFFIX, Calibration, calibration_path
@@ -44,7 +45,7 @@ def measurement_plan(
     """
     cores = profile.hardware.cpu_cores
     cpu = profile.hardware.kind == "cpu"
-    instances = engine == "embedded"
+    instances = runs_instances(engine_class(engine))
     plan: list[Round] = []
     for name in profile.models:
         plan.append(Round(f"{name}: 1 stream", (name,), max_tokens=max_tokens))

@@ -93,12 +93,14 @@ def embedded_checks(profile: Profile) -> list[Check]:
 
 async def server_checks(profile: Profile, kind: str, host: str | None) -> list[Check]:
     """Server reachable (with its version for Ollama) and each model installed."""
-    from orchbench.backends import is_installed, make_backend, ollama_version
+    from orchbench.backends import engine_class, is_installed, make_backend, ollama_version
+    from orchbench.engine import display_name, speaks_ollama_api
     from orchbench.errors import BackendError
 
     backend = make_backend(kind, host=host, profile=profile)
     where = getattr(backend, "host", "?")
-    label = "Ollama" if kind == "ollama" else "OpenAI-compatible server"
+    label = display_name(engine_class(kind))
+    ollama_api = speaks_ollama_api(engine_class(kind))
     try:
         installed = await backend.list_models()
     except BackendError as exc:
@@ -106,12 +108,12 @@ async def server_checks(profile: Profile, kind: str, host: str | None) -> list[C
         return [Check(label, "fail", str(exc)), *skipped]
     finally:
         await backend.close()
-    version = await asyncio.to_thread(ollama_version, where) if kind == "ollama" else None
+    version = await asyncio.to_thread(ollama_version, where) if ollama_api else None
     checks = [Check(label, "ok", f"{'version ' + version + ' ' if version else ''}at {where}")]
     if version is not None:
         checks += await asyncio.to_thread(loaded_checks, profile, where)
     for name in profile.models:
-        if kind == "ollama":
+        if ollama_api:
             found = is_installed(name, installed)
             advice = (
                 f"not installed: run `ollama pull {name}` "
@@ -234,9 +236,13 @@ async def run_checks(
     profile: Profile, kind: str, host: str | None
 ) -> tuple[list[Check], list[str]]:
     """Every check for ``profile`` on engine ``kind``, and the memory plan's notes."""
-    if kind == "embedded":
+    from orchbench.backends import engine_class
+    from orchbench.engine import model_source
+
+    source = model_source(engine_class(kind))
+    if source == "files":
         checks = embedded_checks(profile)
-    elif kind in ("ollama", "openai"):
+    elif source == "server":
         checks = await server_checks(profile, kind, host)
     else:
         checks = [Check(f"backend {kind}", "ok", "simulated: no engine to check")]

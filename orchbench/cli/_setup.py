@@ -154,18 +154,21 @@ def register(app: typer.Typer) -> None:
 
         Run it once before `orchbench run`; running it again only checks.
         """
+        from orchbench.backends import engine_class
         from orchbench.cli._console import out_console
+        from orchbench.engine import model_source, speaks_ollama_api
         from orchbench.profiles import load_profile
 
         source = load_profile(profile)
         kind = setup_kind(source, backend)
         console = out_console()
         console.print(f"setting up profile [bold]{source.name}[/bold] on backend {kind}")
-        if kind == "embedded":
+        engine = engine_class(kind)
+        if model_source(engine) == "files":
             setup_embedded(source, console)
-        elif kind == "ollama":
+        elif model_source(engine) == "server" and speaks_ollama_api(engine):
             asyncio.run(setup_ollama(source, host, console))
-        elif kind == "openai":
+        elif model_source(engine) == "server":
             asyncio.run(check_openai(source, host, console))
         else:
             console.print(f"backend {kind} needs no setup")

@@ -57,6 +57,11 @@ class SimBackend:
     measured: ClassVar[bool] = False
     virtual_clock: ClassVar[bool] = True
     streams_tokens: ClassVar[bool] = True
+    display_name: ClassVar[str] = "simulator"
+    model_source: ClassVar[str] = "none"
+    ollama_api: ClassVar[bool] = False
+    runs_instances: ClassVar[bool] = False
+    prompt_time_includes_first_token: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -66,6 +66,11 @@ class FakeBackend:
     measured: ClassVar[bool] = False
     virtual_clock: ClassVar[bool] = False
     streams_tokens: ClassVar[bool] = True
+    display_name: ClassVar[str] = "fake engine"
+    model_source: ClassVar[str] = "none"
+    ollama_api: ClassVar[bool] = False
+    runs_instances: ClassVar[bool] = False
+    prompt_time_includes_first_token: ClassVar[bool] = True
 
     def __init__(
         self,

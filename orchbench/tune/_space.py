@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from orchbench.backends import engine_class
 from orchbench.config import ModelConfig, Profile
+from orchbench.engine import runs_instances
 from orchbench.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -61,7 +63,8 @@ class Param:
 
 def is_embedded(profile: Profile, model: ModelConfig) -> bool:
     """Whether ``model`` runs in process (llama.cpp instances) rather than on a server."""
-    return model.gguf is not None or profile.backend.kind == "embedded"
+    kind = profile.backend.kind
+    return model.gguf is not None or (kind != "auto" and runs_instances(engine_class(kind)))
 
 
 def limit_bound(profile: Profile, model: ModelConfig) -> int:
