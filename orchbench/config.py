@@ -98,6 +98,10 @@ class ModelConfig(_Strict):
     priority: int = Field(default=5, ge=1, le=10)
     concurrent_limit: int = Field(default=1, ge=1, le=64)
     prompt_style: PromptStyle = "chat"
+    served_name: str | None = Field(default=None, min_length=1)
+    """The name the server serves this model under (an OpenAI-compatible server's model id,
+    e.g. llama_cpp.server's ``--alias``); requests and the served-model checks use it.
+    ``None``: the model's ``name``."""
     # Ollama
     num_ctx: int | None = Field(default=None, gt=0)
     keep_alive: str | int | None = None

@@ -10,7 +10,8 @@
     │   ├── BackendUnavailable     the server is not running / the engine is not installed
     │   ├── ModelNotFound          the model is not installed on the engine
     │   ├── BackendBusy            the engine refused for load (HTTP 503); worth retrying
-    │   └── BackendTimeout         the request ran past its timeout
+    │   ├── BackendTimeout         the request ran past its timeout
+    │   └── ServerMisconfigured    the server runs with a setting that breaks the measurement
     └── ResultsError               a results folder is missing or corrupt
 
 Every message is meant to be shown to a person as it is: it names the file, the field
@@ -73,6 +74,14 @@ class BackendBusy(BackendError):
 
 class BackendTimeout(BackendError):
     """The request ran past its timeout."""
+
+
+class ServerMisconfigured(BackendError):
+    """The server runs with a setting that makes its answers or timings meaningless (e.g.
+    llama_cpp.server aborting a stream in flight for each new request); the message names the
+    setting and the fix. Not retryable: a retry would only measure the misconfiguration."""
+
+    retryable = False
 
 
 class ResultsError(OrchbenchError):

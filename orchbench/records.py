@@ -58,10 +58,15 @@ class Timings:
     load_s: float | None = None
     ttft_s: float | None = None
     prompt_tokens: int | None = None
+    """Every prompt token, those served from the engine's prompt cache included."""
     prompt_s: float | None = None
     completion_tokens: int | None = None
     completion_s: float | None = None
     queue_s: float | None = None
+    cached_prompt_tokens: int | None = None
+    """Prompt tokens the engine took from its prompt cache (not evaluated again); part of
+    ``prompt_tokens``. OpenAI-compatible servers: ``usage.prompt_tokens_details.cached_tokens``,
+    llama-server's ``timings.cache_n``."""
 
     @property
     def decode_rate(self) -> float | None:
@@ -107,6 +112,7 @@ class AttemptRecord:
             "completion_tokens",
             "completion_s",
             "queue_s",
+            "cached_prompt_tokens",
         ):
             row[key] = timings.get(key)
         return row

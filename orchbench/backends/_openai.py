@@ -2,14 +2,17 @@
 
 Spoken with plain ``httpx`` (not the ``openai`` package). Completion-style models go to
 ``POST /v1/completions``, chat-style ones to ``POST /v1/chat/completions`` with the prompt
-as one user message. Requests stream (server-sent events) with
-``stream_options.include_usage`` so the last event carries token counts:
+as one user message. Requests stream (server-sent events)
+with ``stream_options.include_usage`` so the last event carries token counts; where each
+timing and count comes from is :mod:`orchbench.backends._openai_stream`'s docstring
+(``usage`` first, llama-server's ``timings`` as the fallback). A model is asked for by its
+``served_name`` when the profile gives one (the server's id, e.g. ``--alias``).
 
-- ``ttft_s``: from sending the request to the first event with text;
-- ``prompt_tokens`` / ``completion_tokens``: the ``usage`` event (else the number of
-  content events, one per token on the servers above);
-- ``prompt_s`` / ``completion_s``: llama.cpp's ``timings`` (``prompt_ms``, ``predicted_ms``)
-  when the server sends them, else time to first token and the rest of the stream.
+A server that aborts the stream in flight when another request arrives (llama_cpp.server's
+default ``interrupt_requests``) is detected: a stream that ends without a finish reason
+while another request to the same server started is :class:`ServerMisconfigured`, logged
+once, and every later request fails with the same message at once, so a run fails naming
+the setting instead of measuring aborted streams as a speedup.
 
 Errors map as for Ollama: refused connection → ``BackendUnavailable``, HTTP 404 or a
 "model ... does not exist / not found" answer → ``ModelNotFound``, HTTP 503/429 →
@@ -19,13 +22,14 @@ Errors map as for Ollama: refused connection → ``BackendUnavailable``, HTTP 40
 from __future__ import annotations
 
 import asyncio
-import json
+import logging
 import os
 import time
 from typing import Any, ClassVar
 
 import httpx
 
+from orchbench.backends._openai_stream import StreamState, error_detail
 from orchbench.config import ModelConfig
 from orchbench.engine import GenerateRequest, GenerateResult
 from orchbench.errors import (
@@ -34,9 +38,10 @@ from orchbench.errors import (
     BackendTimeout,
     BackendUnavailable,
     ModelNotFound,
+    ServerMisconfigured,
 )
-from orchbench.records import Timings
 
+logger = logging.getLogger("orchbench")
 DEFAULT_OPENAI_HOST = "http://127.0.0.1:8080"
 _CONNECT_TIMEOUT_S = 5.0
 
@@ -77,6 +82,9 @@ class OpenAIBackend:
         self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
+        self._started = 0
+        """Requests sent so far (a stream cut after a later one started was interrupted)."""
+        self._misconfigured: ServerMisconfigured | None = None
 
     def _get_client(self) -> httpx.AsyncClient:
         # A connection pool belongs to the event loop that opened it.
@@ -92,7 +100,7 @@ class OpenAIBackend:
         return self._client
 
     def _map_status(self, status: int, body: str, model: str | None) -> BackendError:
-        detail = _error_detail(body)
+        detail = error_detail(body)
         lowered = detail.lower()
         if status == 404 or (
             "model" in lowered and ("not found" in lowered or "does not exist" in lowered)
@@ -119,7 +127,7 @@ class OpenAIBackend:
 
     def _body(self, request: GenerateRequest) -> tuple[str, dict[str, Any]]:
         body: dict[str, Any] = {
-            "model": request.model.name,
+            "model": request.model.served_name or request.model.name,
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "stream": True,
@@ -136,19 +144,16 @@ class OpenAIBackend:
 
     async def generate(self, request: GenerateRequest) -> GenerateResult:
         """Stream one completion; see the module docstring for where each timing comes from."""
+        if self._misconfigured is not None:
+            raise self._misconfigured
         path, body = self._body(request)
         start = time.perf_counter()
-        state = _StreamState()
+        state = StreamState(start)
+        self._started += 1
+        mine = self._started
         try:
             async with asyncio.timeout(request.timeout_s):
-                timeout = httpx.Timeout(request.timeout_s, connect=_CONNECT_TIMEOUT_S)
-                client = self._get_client()
-                async with client.stream("POST", path, json=body, timeout=timeout) as response:
-                    if response.status_code >= 400:
-                        text = (await response.aread()).decode(errors="replace")
-                        raise self._map_status(response.status_code, text, request.model.name)
-                    async for line in response.aiter_lines():
-                        state.feed(line, start)
+                await self._send(path, body, request, state)
         except TimeoutError:
             raise BackendTimeout(
                 f"model {request.model.name!r} on {self.host} ran past its timeout of "
@@ -158,7 +163,40 @@ class OpenAIBackend:
             raise
         except Exception as exc:
             raise self._map_error(exc, request.model.name) from exc
+        if not state.finished:
+            raise self._cut(request.model.name, interrupted=self._started > mine)
         return state.result(time.perf_counter() - start)
+
+    async def _send(
+        self, path: str, body: dict[str, Any], request: GenerateRequest, state: StreamState
+    ) -> None:
+        timeout = httpx.Timeout(request.timeout_s, connect=_CONNECT_TIMEOUT_S)
+        client = self._get_client()
+        async with client.stream("POST", path, json=body, timeout=timeout) as response:
+            if response.status_code >= 400:
+                text = (await response.aread()).decode(errors="replace")
+                raise self._map_status(response.status_code, text, request.model.name)
+            async for line in response.aiter_lines():
+                state.feed(line)
+
+    def _cut(self, model: str, *, interrupted: bool) -> BackendError:
+        """A stream that ended without a finish reason; ``interrupted``: another request
+        started meanwhile, so the server aborts streams in flight (said once, kept)."""
+        if not interrupted:
+            return BackendError(
+                f"the server at {self.host} ended the stream for {model!r} without a finish "
+                "reason (cut short)"
+            )
+        if self._misconfigured is None:
+            self._misconfigured = ServerMisconfigured(
+                f"the server at {self.host} aborted the stream for {model!r} when another "
+                "request arrived: it serves one request at a time and interrupts the rest, so "
+                "parallel runs would measure aborted answers. Start llama_cpp.server with "
+                "`--interrupt_requests False` (it then queues), or llama.cpp's llama-server "
+                "with `-np N` for N parallel slots"
+            )
+            logger.warning("%s", self._misconfigured)
+        return self._misconfigured
 
     async def list_models(self) -> list[str]:
         """Model ids the server lists at ``GET /v1/models``."""
@@ -184,79 +222,3 @@ class OpenAIBackend:
         if client is not None and self._client_loop is asyncio.get_running_loop():
             await client.aclose()
         self._client_loop = None
-
-
-class _StreamState:
-    """What the server-sent events of one request add up to."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.content_events = 0
-        self.first_token_at: float | None = None
-        self.finish_reason: str | None = None
-        self.usage: dict[str, Any] | None = None
-        self.server_timings: dict[str, Any] | None = None
-
-    def feed(self, line: str, start: float) -> None:
-        """Take one SSE line (``data: {...}``; comments and ``[DONE]`` are ignored)."""
-        if not line.startswith("data:"):
-            return
-        data = line.removeprefix("data:").strip()
-        if not data or data == "[DONE]":
-            return
-        event = json.loads(data)
-        if "error" in event:
-            raise BackendError(f"the server reported an error mid-stream: {event['error']}")
-        self.usage = event.get("usage") or self.usage
-        self.server_timings = event.get("timings") or self.server_timings
-        for choice in event.get("choices") or []:
-            delta = choice.get("delta") or {}
-            text = choice.get("text") if "text" in choice else delta.get("content")
-            if text:
-                if self.first_token_at is None:
-                    self.first_token_at = time.perf_counter() - start
-                self.parts.append(text)
-                self.content_events += 1
-            if choice.get("finish_reason"):
-                self.finish_reason = choice["finish_reason"]
-
-    def result(self, total_s: float) -> GenerateResult:
-        """The result, with timings from usage / llama.cpp timings where the server sent them."""
-        ttft = self.first_token_at
-        usage = self.usage or {}
-        prompt_tokens = usage.get("prompt_tokens")
-        completion_tokens = usage.get("completion_tokens", self.content_events)
-        prompt_s = ttft
-        completion_s = total_s - ttft if ttft is not None else None
-        if self.server_timings:
-            t = self.server_timings
-            prompt_tokens = t.get("prompt_n", prompt_tokens)
-            completion_tokens = t.get("predicted_n", completion_tokens)
-            if t.get("prompt_ms") is not None:
-                prompt_s = t["prompt_ms"] / 1000
-            if t.get("predicted_ms") is not None:
-                completion_s = t["predicted_ms"] / 1000
-        return GenerateResult(
-            text="".join(self.parts),
-            timings=Timings(
-                total_s=total_s,
-                ttft_s=ttft,
-                prompt_tokens=prompt_tokens,
-                prompt_s=prompt_s,
-                completion_tokens=completion_tokens,
-                completion_s=completion_s,
-            ),
-            finish_reason=self.finish_reason,
-        )
-
-
-def _error_detail(body: str) -> str:
-    """The message inside an OpenAI-style error body, else the body itself (shortened)."""
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return body.strip()[:200]
-    error = payload.get("error", payload) if isinstance(payload, dict) else payload
-    if isinstance(error, dict):
-        return str(error.get("message", error))[:200]
-    return str(error)[:200]

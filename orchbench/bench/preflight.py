@@ -102,7 +102,9 @@ def _check_served(profile: Profile, kind: str, host: str | None) -> None:
         raise BackendUnavailable(
             f"could not list the models of the {display_name(engine)} at its host: {exc}"
         ) from exc
-    missing = [m for m in profile.models if not _has(available, m)]
+    missing = [
+        name for name, m in profile.models.items() if not _has(available, m.served_name or name)
+    ]
     if not missing:
         return
     if speaks_ollama_api(engine):
@@ -113,7 +115,8 @@ def _check_served(profile: Profile, kind: str, host: str | None) -> None:
         )
     raise ModelNotFound(
         f"the {display_name(engine)} does not serve {', '.join(missing)} "
-        f"(it lists: {', '.join(available) or 'nothing'}); load them or edit the profile"
+        f"(it lists: {', '.join(available) or 'nothing'}); load them, or name the server's "
+        'id with served_name = "ID" under the model in the profile'
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -22,7 +23,14 @@ from werkzeug import Request, Response
 from orchbench.backends import OpenAIBackend, make_backend
 from orchbench.config import ModelConfig
 from orchbench.engine import GenerateRequest
-from orchbench.errors import BackendBusy, BackendTimeout, BackendUnavailable, ModelNotFound
+from orchbench.errors import (
+    BackendBusy,
+    BackendError,
+    BackendTimeout,
+    BackendUnavailable,
+    ModelNotFound,
+    ServerMisconfigured,
+)
 from orchbench.testing import CONTRACT_CHECKS, ContractCase
 
 PIECES = ["\n", "    return", " s", "[::-1]"]
@@ -37,6 +45,10 @@ class FakeOpenAIServer:
         self.llama_timings = llama_timings
         self.bodies: list[dict] = []
         self.broken = False
+        self.send_usage = True
+        self.usage_extra: dict = {}
+        self.cut = False
+        """End every stream after its text with ``[DONE]`` and no finish reason."""
         for path in ("/v1/completions", "/v1/chat/completions"):
             server.expect_request(path, method="POST").respond_with_handler(self._complete)
         server.expect_request("/v1/models").respond_with_json(
@@ -72,6 +84,9 @@ class FakeOpenAIServer:
                 {"index": 0, "delta": {"content": piece}} if chat else {"index": 0, "text": piece}
             )
             yield f"data: {json.dumps({'choices': [{**choice, 'finish_reason': None}]})}\n\n"
+        if self.cut:
+            yield "data: [DONE]\n\n"
+            return
         reason = "length" if len(pieces) < len(PIECES) else "stop"
         end = {"index": 0, "delta": {}} if chat else {"index": 0, "text": ""}
         last: dict = {"choices": [{**end, "finish_reason": reason}]}
@@ -79,12 +94,14 @@ class FakeOpenAIServer:
             last["timings"] = {
                 "prompt_n": 9,
                 "prompt_ms": 30.0,
-                "predicted_n": 4,
+                "predicted_n": 5,
+                "cache_n": 20,
                 "predicted_ms": 80.0,
             }
         yield f"data: {json.dumps(last)}\n\n"
-        if body.get("stream_options", {}).get("include_usage"):
+        if self.send_usage and body.get("stream_options", {}).get("include_usage"):
             usage = {"prompt_tokens": 9, "completion_tokens": len(pieces), "total_tokens": 13}
+            usage.update(self.usage_extra)
             yield f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n"
         yield "data: [DONE]\n\n"
 
@@ -184,3 +201,126 @@ def test_list_models_and_factory(openai: FakeOpenAIServer):
             await backend.close()
 
     assert asyncio.run(go()) == ["tiny"]
+
+
+def test_usage_wins_over_llama_timings_and_cached_tokens_are_kept(openai: FakeOpenAIServer):
+    openai.llama_timings = True
+    openai.usage_extra = {"prompt_tokens": 29, "prompt_tokens_details": {"cached_tokens": 20}}
+    t = generate(OpenAIBackend(openai.host), request(model())).timings
+    assert (t.prompt_tokens, t.cached_prompt_tokens, t.completion_tokens) == (29, 20, 4)
+
+
+def test_llama_timings_are_the_fallback_counts_without_usage(openai: FakeOpenAIServer):
+    # llama-server's prompt_n counts only tokens after the prompt cache: cache_n is added.
+    openai.llama_timings = True
+    openai.send_usage = False
+    t = generate(OpenAIBackend(openai.host), request(model())).timings
+    assert (t.prompt_tokens, t.cached_prompt_tokens, t.completion_tokens) == (9 + 20, 20, 5)
+
+
+def test_content_events_are_the_last_resort_count(openai: FakeOpenAIServer):
+    openai.send_usage = False
+    t = generate(OpenAIBackend(openai.host), request(model())).timings
+    assert (t.prompt_tokens, t.cached_prompt_tokens, t.completion_tokens) == (None, None, 4)
+
+
+def test_served_name_is_what_the_request_names(openai: FakeOpenAIServer):
+    served = model("gemma-local").model_copy(update={"served_name": "tiny"})
+    result = generate(OpenAIBackend(openai.host), request(served))
+    assert result.text == "".join(PIECES)
+    assert openai.bodies[-1]["model"] == "tiny"
+
+
+def test_a_stream_cut_without_another_request_is_a_retryable_error(openai: FakeOpenAIServer):
+    openai.cut = True
+    with pytest.raises(BackendError, match="without a finish reason") as caught:
+        generate(OpenAIBackend(openai.host), request(model()))
+    assert caught.value.retryable and not isinstance(caught.value, ServerMisconfigured)
+
+
+class InterruptingServer:
+    """A stand-in for llama_cpp.server with its default ``interrupt_requests``: a new request
+    aborts the stream in flight, which ends with ``[DONE]`` and no finish reason."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.server = server
+        self.requests = 0
+        self.lock = threading.Lock()
+        server.expect_request("/v1/completions", method="POST").respond_with_handler(self._answer)
+
+    @property
+    def host(self) -> str:
+        return self.server.url_for("").rstrip("/")
+
+    def _answer(self, request: Request) -> Response:
+        with self.lock:
+            self.requests += 1
+            mine = self.requests
+        return Response(self._events(mine), mimetype="text/event-stream")
+
+    def _events(self, mine: int) -> Iterator[str]:
+        for piece in PIECES:
+            time.sleep(0.15)
+            if self.requests != mine:  # another request arrived: abort this one
+                yield "data: [DONE]\n\n"
+                return
+            yield f"data: {json.dumps({'choices': [{'index': 0, 'text': piece}]})}\n\n"
+        last = {"choices": [{"index": 0, "text": "", "finish_reason": "stop"}]}
+        yield f"data: {json.dumps(last)}\n\ndata: [DONE]\n\n"
+
+
+def test_a_server_that_aborts_streams_in_flight_is_named_once(server: HTTPServer, caplog):
+    standin = InterruptingServer(server)
+    backend = OpenAIBackend(standin.host)
+
+    async def go():
+        try:
+            first = asyncio.create_task(backend.generate(request(model())))
+            await asyncio.sleep(0.05)
+            second = await backend.generate(request(model()))
+            outcome = await asyncio.gather(first, return_exceptions=True)
+            with pytest.raises(ServerMisconfigured):  # later requests: at once, not sent
+                await backend.generate(request(model()))
+            return second, outcome[0]
+        finally:
+            await backend.close()
+
+    with caplog.at_level("WARNING", logger="orchbench"):
+        second, first = asyncio.run(go())
+    assert second.text == "".join(PIECES)
+    assert isinstance(first, ServerMisconfigured) and not first.retryable
+    assert "--interrupt_requests False" in str(first) and "-np N" in str(first)
+    assert standin.requests == 2
+    assert [r.message for r in caplog.records].count(str(first)) == 1
+    server.clear()
+
+
+def model_dict(**fields: object) -> dict:
+    return {"task_types": ["coding"], "tier": "fast", "prompt_style": "completion", **fields}
+
+
+def test_the_scheduler_does_not_retry_aborted_streams_into_a_speedup(server: HTTPServer):
+    from orch_helpers import make_profile, orchestrator
+
+    standin = InterruptingServer(server)
+    profile = make_profile(
+        {"tiny": model_dict(concurrent_limit=2)},
+        {"coding": {"primary": ["tiny"]}},
+        retry_attempts=3,
+        max_concurrent_tasks=2,
+    )
+    backend = OpenAIBackend(standin.host)
+
+    async def go():
+        try:
+            orch = orchestrator(profile, backend)  # type: ignore[arg-type]
+            return await orch.execute_parallel_tasks([("coding", "def f():")] * 4)
+        finally:
+            await backend.close()
+
+    results = asyncio.run(go())
+    failed = [r for r in results if not r.success]
+    assert failed and all("--interrupt_requests False" in (r.error or "") for r in failed)
+    assert all(len(r.attempts) == 1 for r in failed)  # not retried
+    assert standin.requests <= 3  # nothing sent once the setting is known
+    server.clear()
