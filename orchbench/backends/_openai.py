@@ -84,6 +84,7 @@ class OpenAIBackend:
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._started = 0
         """Requests sent so far (a stream cut after a later one started was interrupted)."""
+        self._in_flight = 0
         self._misconfigured: ServerMisconfigured | None = None
 
     def _get_client(self) -> httpx.AsyncClient:
@@ -150,7 +151,8 @@ class OpenAIBackend:
         start = time.perf_counter()
         state = StreamState(start)
         self._started += 1
-        mine = self._started
+        mine, overlapped = self._started, self._in_flight > 0
+        self._in_flight += 1
         try:
             async with asyncio.timeout(request.timeout_s):
                 await self._send(path, body, request, state)
@@ -163,8 +165,12 @@ class OpenAIBackend:
             raise
         except Exception as exc:
             raise self._map_error(exc, request.model.name) from exc
+        finally:
+            self._in_flight -= 1
         if not state.finished:
-            raise self._cut(request.model.name, interrupted=self._started > mine)
+            # Another request in flight at any moment of this one: the server aborted it.
+            concurrent = overlapped or self._started > mine
+            raise self._cut(request.model.name, interrupted=concurrent)
         return state.result(time.perf_counter() - start)
 
     async def _send(
