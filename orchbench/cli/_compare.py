@@ -1,7 +1,10 @@
 """`orchbench compare RUN_A RUN_B [RUN_C ...] [--fail-on RULE]`: runs side by side.
 
 Exit codes: 0 when every rule holds, 1 when a ``--fail-on`` rule is broken (so it can
-gate CI), 2 for bad input (a missing folder, a malformed rule).
+gate CI), 2 for bad input (a missing folder, a malformed rule, or a ``--fail-on`` gate
+over a run the noise guard marked noisy, unless ``--allow-noisy``).
+
+A noisy run's differences are never called "beyond noise": its column says "not judged".
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ def _change(row: MetricRow, i: int) -> str:
     return f"[{colour}]{change:+.1f}%[/{colour}]"
 
 
-def _noise(row: MetricRow, i: int) -> str:
+def _noise(row: MetricRow, i: int, noisy: bool = False) -> str:
+    if noisy:
+        return "not judged: noisy"
     test = row.tests[i] if i < len(row.tests) else None
     if test is None or test.significant is None:
         return "too few repeats"
@@ -60,13 +65,15 @@ def pair_table(comparison: Comparison) -> Table:
     from rich.table import Table
 
     a, b = comparison.runs
+    noisy = bool(a.noisy or b.noisy)
     table = Table(title=f"{a.label} → {b.label}")
     for name in ("metric", a.label, b.label, "change", "beyond noise"):
         table.add_column(name, justify="left" if name == "metric" else "right")
     for row in comparison.rows:
         if all(v is None for v in row.values):
             continue
-        table.add_row(row.label, _value(row, 0), _value(row, 1), _change(row, 1), _noise(row, 1))
+        cells = (_value(row, 0), _value(row, 1), _change(row, 1), _noise(row, 1, noisy))
+        table.add_row(row.label, *cells)
     return table
 
 
@@ -87,7 +94,8 @@ def hardware_table(comparison: Comparison) -> Table:
             continue
         cells = [_value(row, 0)]
         for i in range(1, len(comparison.runs)):
-            star = "*" if row.beyond_noise[i] else ""
+            judged = not (comparison.runs[0].noisy or comparison.runs[i].noisy)
+            star = "*" if row.beyond_noise[i] and judged else ""
             if row.values[i] is None:
                 cells.append("–")
             else:
@@ -113,21 +121,29 @@ def register(app: typer.Typer) -> None:
                 "'p95_latency_s>0.5' (absolute change); repeatable. Exit 1 when one is broken.",
             ),
         ] = None,
+        allow_noisy: Annotated[
+            bool,
+            typer.Option(
+                "--allow-noisy/--refuse-noisy",
+                help="Gate with --fail-on even when a run was marked noisy (default: refuse, "
+                "exit 2: a busy machine's differences are not the change's).",
+            ),
+        ] = False,
     ) -> None:
         """Compare results folders side by side and gate on regressions.
 
         A change is "beyond noise" when an exact Mann–Whitney U test on the two runs'
         repeats gives p <= 0.05; that needs at least 4 repeats per run. Runs the noise guard
-        marked noisy are flagged.
+        marked noisy are flagged, their differences are not judged, and a --fail-on gate
+        over them is refused (exit 2) unless --allow-noisy.
 
         Example: orchbench compare results/before results/after --fail-on "throughput<-5%"
         """
-        from rich.console import Console
-
+        from orchbench.cli._console import out_console
         from orchbench.report import compare_runs
 
         comparison = compare_runs(runs, fail_on or [])
-        console = Console()
+        console = out_console()
         table = pair_table(comparison) if len(runs) == 2 else hardware_table(comparison)
         console.print(table)
         short = _too_few(comparison)
@@ -142,8 +158,23 @@ def register(app: typer.Typer) -> None:
         simulated = [r.label for r in comparison.runs if not r.measured]
         if simulated:
             console.print(f"[red]SIMULATED (not measured): {', '.join(simulated)}[/red]")
+        if comparison.noisy and fail_on and not allow_noisy:
+            _refuse_noisy_gate(comparison)
         for outcome in comparison.outcomes:
             colour = "red" if outcome.broken else "green"
             console.print(f"[{colour}]{outcome.message}[/{colour}]", highlight=False)
         if not comparison.ok:
             raise typer.Exit(1)
+
+
+def _refuse_noisy_gate(comparison: Comparison) -> None:
+    """Exit 2: a ``--fail-on`` gate over a noisy run would pass or fail on the noise."""
+    from orchbench.cli._console import err_console
+
+    labels = ", ".join(run.label for run in comparison.noisy)
+    err_console().print(
+        f"[red]error: refusing to gate on noisy run(s) {labels}: re-run them on a quiet "
+        "machine, or pass --allow-noisy to gate anyway[/red]",
+        highlight=False,
+    )
+    raise typer.Exit(2)

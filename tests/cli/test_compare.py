@@ -44,6 +44,23 @@ def test_noisy_inputs_are_flagged(tmp_path: Path, capsys):
     assert main(["compare", A, str(run)]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "NOISY: busy: other processes used 90 % of a core" in out
+    assert "not judged: noisy" in out and "yes (p=" not in out
+
+
+def _noisy_copy(source: str, where: Path) -> str:
+    run = Path(shutil.copytree(source, where))
+    summary = json.loads((run / "summary.json").read_text())
+    summary["noise"] = {"noisy": True, "reasons": ["load average 3.1 on 2 cores"]}
+    (run / "summary.json").write_text(json.dumps(summary))
+    return str(run)
+
+
+def test_a_gate_over_a_noisy_run_is_refused_unless_allowed(regressed: str, tmp_path, capsys):
+    noisy = _noisy_copy(regressed, tmp_path / "noisy-regressed")
+    assert main(["compare", A, noisy, "--fail-on", "throughput<-5%"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "refusing to gate on noisy run(s) noisy-regressed" in err and "--allow-noisy" in err
+    assert main(["compare", A, noisy, "--fail-on", "throughput<-5%", "--allow-noisy"]) == 1
 
 
 def test_a_broken_rule_exits_1_and_says_which(regressed: str, capsys):
