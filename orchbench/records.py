@@ -67,6 +67,9 @@ class Timings:
     """Prompt tokens the engine took from its prompt cache (not evaluated again); part of
     ``prompt_tokens``. OpenAI-compatible servers: ``usage.prompt_tokens_details.cached_tokens``,
     llama-server's ``timings.cache_n``."""
+    token_times: list[float] | None = None
+    """When each completion token arrived, seconds since the request was sent (ascending),
+    where the engine streams; ``None`` when it does not. Inter-token latency comes from it."""
 
     @property
     def decode_rate(self) -> float | None:
@@ -115,6 +118,9 @@ class AttemptRecord:
             "cached_prompt_tokens",
         ):
             row[key] = timings.get(key)
+        times = timings.get("token_times")
+        # Compact: 10 µs is finer than any engine's clock jitter.
+        row["token_times"] = None if times is None else [round(t, 5) for t in times]
         return row
 
 

@@ -13,8 +13,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from orchbench.bench.aggregate import aggregate
     from orchbench.bench.outcome import BenchResult, ModeSummary
-    from orchbench.bench.runner import ModeRun, aggregate, measure_configuration, run_mode
+    from orchbench.bench.runner import ModeRun, measure_configuration, run_mode
     from orchbench.bench.session import BenchObserver, BenchSession
     from orchbench.bench.workload import Workload, load_suite
 
@@ -25,7 +26,7 @@ _LAZY = {
     "ModeRun": "orchbench.bench.runner",
     "ModeSummary": "orchbench.bench.outcome",
     "Workload": "orchbench.bench.workload",
-    "aggregate": "orchbench.bench.runner",
+    "aggregate": "orchbench.bench.aggregate",
     "load_suite": "orchbench.bench.workload",
     "measure_configuration": "orchbench.bench.runner",
     "run_mode": "orchbench.bench.runner",

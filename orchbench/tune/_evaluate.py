@@ -2,7 +2,7 @@
 
 An :class:`Evaluator` turns a candidate :class:`~orchbench.config.Profile` into the
 aggregates of one parallel run (``tasks_per_s``, ``total_s``, ``p95_latency_s`` …, see
-``orchbench.bench.runner.aggregate``). :func:`measure` repeats it and takes the median.
+``orchbench.bench.aggregate.aggregate``). :func:`measure` repeats it and takes the median.
 
 - :class:`EngineEvaluator` drives a real engine (embedded, Ollama, OpenAI-compatible):
   one backend and one event loop for the whole tune, because the embedded engine keeps

@@ -1,6 +1,6 @@
 """What a tune optimises and what it must respect: objectives, constraints, durations.
 
-An objective names one aggregate of a parallel run (see ``orchbench.bench.runner.aggregate``)
+An objective names one aggregate of a parallel run (see ``orchbench.bench.aggregate.aggregate``)
 and a direction. A constraint is ``metric op value[unit]`` such as ``p95<30s``,
 ``quality>=0.7`` or ``errors==0``; it becomes an Optuna constraint value that is ``<= 0``
 exactly when the constraint holds.
