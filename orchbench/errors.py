@@ -14,6 +14,8 @@
     │   └── ServerMisconfigured    the server runs with a setting that breaks the measurement
     └── ResultsError               a results folder is missing or corrupt
 
+    Terminated (a KeyboardInterrupt) SIGTERM, raised where a front end asked for it
+
 Every message is meant to be shown to a person as it is: it names the file, the field
 or the value at fault and says what would be valid or what to do.
 """
@@ -86,6 +88,16 @@ class ServerMisconfigured(BackendError):
 
 class ResultsError(OrchbenchError):
     """A results folder is missing, incomplete or corrupt."""
+
+
+class Terminated(KeyboardInterrupt):
+    """The process received SIGTERM; raised by a handler a front end installs
+    (``orchbench run``) so a stop by SIGTERM unwinds like Ctrl-C: ``finally`` blocks run,
+    temporary folders are removed, the results folder is marked partial with the reason.
+
+    A :class:`KeyboardInterrupt`, not an :class:`OrchbenchError`: pytest and asyncio treat
+    it as an interruption.
+    """
 
 
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#\"']*@")

@@ -62,7 +62,9 @@ class BenchResult:
 
     @property
     def status(self) -> str:
-        """``"complete"``, or ``"partial"`` when the run stopped early."""
+        """``"complete"``, ``"degraded"`` (a model failed its warm-up), ``"failed"`` (too
+        many tasks failed, or no model loaded) or ``"partial"`` (interrupted); see
+        :mod:`orchbench.bench.session`."""
         return self.summary["status"]
 
     def mode(self, name: str) -> ModeSummary:

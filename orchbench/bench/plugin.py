@@ -16,8 +16,10 @@ Options: ``--orchbench-profile`` (default ``embedded``), ``--orchbench-backend``
 (``auto``), ``--orchbench-suite`` (repeatable; default the profile's default suite),
 ``--orchbench-repeat`` (5, as ``orchbench run``), ``--orchbench-seed``, ``--orchbench-warmup``,
 ``--orchbench-mode``
-(``compare``/``models``/``all``), ``--orchbench-out`` (``results``), ``--orchbench-host``
-(the server URL for ``ollama``/``openai``; default the profile's).
+(``compare``/``models``/``all``), ``--orchbench-max-failed`` (0.1: the share of a mode
+run's tasks that may fail before the run's status is ``failed``), ``--orchbench-out``
+(``results``), ``--orchbench-host`` (the server URL for ``ollama``/``openai``; default
+the profile's).
 
 Hooks (:mod:`orchbench.bench.hookspec`): ``pytest_orchbench_make_backend(profile, kind,
 host)`` builds the engine the fixtures use; a ``conftest.py`` implements it to run the
@@ -129,6 +131,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="compare",
         metavar="MODE",
         help="compare (sequential vs parallel), models (each alone) or all",
+    )
+    group.addoption(
+        "--orchbench-max-failed",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="share of a mode run's tasks that may fail before the run counts as failed "
+        "(default: 0.1)",
     )
     group.addoption(
         "--orchbench-run-dir",
@@ -305,6 +315,7 @@ def bench_run(
         backend=override,
         host=config.getoption("orchbench_host"),
         observer=_observer(config),
+        **_max_failed(config),
     )
     try:
         result = session.run()
@@ -313,6 +324,11 @@ def bench_run(
         raise
     state.runs[workload.name] = result
     return result
+
+
+def _max_failed(config: pytest.Config) -> dict[str, float]:
+    value = config.getoption("orchbench_max_failed")
+    return {} if value is None else {"max_failed": value}
 
 
 def _path_or_none(value: str | None) -> Path | None:

@@ -6,6 +6,19 @@ first, so load time is charged to no mode; then for each repeat it runs every mo
 turn (sequential, parallel, sequential, parallel, ...) so slow drift of the machine
 spreads over both; after each mode it appends the rows and rewrites ``summary.json``.
 
+A run fails loudly and keeps going where the library would. ``summary.json`` ``status``:
+
+- ``"complete"``: every model loaded and no mode run had more than ``max_failed`` (default
+  10 %) of its tasks failed;
+- ``"degraded"``: as complete, but some model failed its warm-up (busy, server error, not
+  found, server gone, or slower than ``default_timeout``): it is listed with the reason in
+  ``unavailable_models`` and the run went on without it, its tasks on the fallbacks
+  (:mod:`orchbench.bench.availability`), so the numbers describe the models that loaded;
+- ``"failed"``: a mode run ended with more than ``max_failed`` of its tasks failed, or no
+  model loaded: the run stops there, ``stopped`` says why, and ``speedup`` holds no number
+  (``"withheld"`` gives the reason) since a comparison of failures means nothing;
+- ``"partial"``: the run was interrupted (Ctrl-C, SIGTERM, an error); ``stopped`` says why.
+
 >>> result = BenchSession(load_profile("embedded"), "embedded", load_suite("smoke"),
 ...                       out=Path("results")).run()             # doctest: +SKIP
 >>> result.speedup                                                # doctest: +SKIP
@@ -20,13 +33,18 @@ from pathlib import Path
 from typing import Any
 
 from orchbench.bench import runner
+from orchbench.bench.availability import warm_up_available
 from orchbench.bench.outcome import BenchResult, model_stats
 from orchbench.bench.runner import COMPARE_MODES, ModeRun, profile_for_mode, speedup
 from orchbench.bench.store import SCHEMA, RunStore, new_run_dir
 from orchbench.bench.workload import Workload
 from orchbench.config import Profile
 from orchbench.engine import Backend
+from orchbench.errors import BackendUnavailable, ConfigError, Terminated
 from orchbench.metrics import median_of_repeats
+
+DEFAULT_MAX_FAILED = 0.1
+"""The share of a mode run's tasks that may fail before the run counts as failed."""
 
 
 def with_seed(profile: Profile, seed: int | None) -> Profile:
@@ -46,6 +64,9 @@ class BenchObserver:
     def mode_started(self, mode: str, repeat: int, n_tasks: int) -> None:
         """A mode run starts (``mode`` is ``"warmup"`` for the untimed warm-up)."""
 
+    def models_unavailable(self, reasons: dict[str, str]) -> None:
+        """Models that failed their warm-up (name → reason); the run goes on without them."""
+
     def event(self, event: Any) -> None:
         """A :class:`~orchbench.scheduler.SchedulerEvent` from the running orchestrator."""
 
@@ -63,6 +84,8 @@ class BenchSession:
     built with :func:`orchbench.backends.make_backend` (at ``host``, else the profile's) and
     closed at the end. ``out`` is the parent results folder (a fresh run folder is created
     in it), or ``run_dir`` the exact folder; with neither, nothing is written.
+    ``max_failed`` (0 to 1) is the share of a mode run's tasks that may fail before the
+    run's status is ``"failed"`` (see the module docstring).
     """
 
     def __init__(
@@ -80,7 +103,13 @@ class BenchSession:
         host: str | None = None,
         observer: BenchObserver | None = None,
         sample_interval_s: float = 0.5,
+        max_failed: float = DEFAULT_MAX_FAILED,
     ) -> None:
+        if not 0 <= max_failed <= 1:
+            raise ConfigError(
+                f"max_failed {max_failed!r} is not valid; give a share between 0 and 1 (0.1 = 10 %)"
+            )
+        self.max_failed = max_failed
         self.profile = profile
         self.backend_kind = backend_kind
         self.workload = workload
@@ -98,6 +127,10 @@ class BenchSession:
         self.store = RunStore(run_dir) if run_dir is not None else None
         self.runs: dict[str, list[ModeRun]] = {mode: [] for mode in self.modes}
         self.load_s: dict[str, float] = {}
+        self.unavailable: dict[str, str] = {}
+        """Models that failed their warm-up, with the reason; the run went on without them."""
+        self.failure: str | None = None
+        """Why the run failed (a mode over ``max_failed``, or no model loaded); else None."""
         self.started_at = time.time()
         self._machine: dict[str, Any] | None = None
         self._sampler: Any = None
@@ -141,6 +174,8 @@ class BenchSession:
             if sampler:
                 sampler.start()
             _run_on(backend, self._run_all(backend, close=self.backend is None))
+            status = self._status()
+            stopped = self.failure
         except BaseException as exc:
             status, stopped = "partial", _reason(exc)
             raise
@@ -153,36 +188,65 @@ class BenchSession:
 
     async def _run_all(self, backend: Backend, *, close: bool) -> None:
         try:
-            await self._warm_up(backend)
-            self.observer.run_started(
-                self, len(self.workload.tasks) * len(self.modes) * self.repeat
-            )
+            profile = await self._warm_up(backend)
+            if profile is None:
+                return
+            # A model that did not load has no mode of its own.
+            modes = [m for m in self.modes if _mode_model(m) in (None, *profile.models)]
+            self.observer.run_started(self, len(self.workload.tasks) * len(modes) * self.repeat)
             for repeat in range(self.repeat):
-                for mode in self.modes:
-                    self.observer.mode_started(mode, repeat, len(self.workload.tasks))
-                    # Warmed up once above for every mode: the modes alternate on one engine.
-                    run = await runner.measure_configuration(
-                        self.profile,
-                        backend,
-                        self.workload,
-                        mode,
-                        warmup=False,
-                        repeat=repeat,
-                        listener=self.observer.event,
-                    )
-                    self.runs[mode].append(run)
-                    if self.store:
-                        self.store.append_mode(run)
-                        self.store.write_summary(self.summary(status="partial"))
-                    self.observer.mode_finished(run)
+                for mode in modes:
+                    if not await self._run_one(profile, backend, mode, repeat):
+                        return
         finally:
             if close:
                 await backend.close()
 
-    async def _warm_up(self, backend: Backend) -> None:
+    async def _run_one(self, profile: Profile, backend: Backend, mode: str, repeat: int) -> bool:
+        """Run one mode once and store it; False when it failed too many tasks (stop)."""
+        self.observer.mode_started(mode, repeat, len(self.workload.tasks))
+        # Warmed up once above for every mode: the modes alternate on one engine.
+        run = await runner.measure_configuration(
+            profile,
+            backend,
+            self.workload,
+            mode,
+            warmup=False,
+            repeat=repeat,
+            listener=self.observer.event,
+        )
+        self.runs[mode].append(run)
+        failures, tasks = run.aggregates["failures"], run.aggregates["tasks"]
+        if tasks and failures / tasks > self.max_failed:
+            self.failure = (
+                f"{mode} repeat {repeat + 1}: {failures} of {tasks} tasks failed, more than the "
+                f"{self.max_failed:.0%} allowed (--max-failed)"
+                + (f"; first error: {err}" if (err := _first_error(run)) else "")
+            )
+        if self.store:
+            self.store.append_mode(run)
+            self.store.write_summary(self.summary(status="partial"))
+        self.observer.mode_finished(run)
+        return self.failure is None
+
+    async def _warm_up(self, backend: Backend) -> Profile | None:
+        """Load the models and run the warm-up tasks; the profile to run (None: none loaded)."""
         self.observer.mode_started("warmup", 0, self.warmup)
         tasks = self.workload.tasks[: self.warmup] if self.warmup else ()
-        self.load_s = await runner.warm_up(self.profile, backend, tasks)
+        try:
+            warm = await warm_up_available(self.profile, backend, tasks)
+        except BackendUnavailable as exc:
+            self.failure = str(exc)
+            return None
+        self.load_s, self.unavailable = warm.load_s, warm.unavailable
+        if warm.unavailable:
+            self.observer.models_unavailable(dict(warm.unavailable))
+        return warm.profile
+
+    def _status(self) -> str:
+        if self.failure is not None:
+            return "failed"
+        return "degraded" if self.unavailable else "complete"
 
     def summary(self, *, status: str, stopped: str | None = None) -> dict[str, Any]:
         """The ``summary.json`` document for what has run so far."""
@@ -228,15 +292,25 @@ class BenchSession:
             "repeat": self.repeat,
             "warmup": self.warmup,
             "load_s": self.load_s,
+            "unavailable_models": self.unavailable,
+            "max_failed": self.max_failed,
             "sandbox": self._sandbox,
             "modes": modes,
-            "speedup": speedup(self.runs.get("sequential", []), self.runs.get("parallel", [])),
+            "speedup": self._speedup(status),
             "seed": self.profile.settings.seed,
             "noise": self._sampler.noise() if self._sampler is not None else None,
             "models": model_stats(self.runs),
             "performance_report": last.performance_report if last else {},
             "recommendations": last.recommendations if last else {},
         })  # fmt: skip
+
+    def _speedup(self, status: str) -> dict[str, Any]:
+        block = speedup(self.runs.get("sequential", []), self.runs.get("parallel", []))
+        if status != "failed":
+            return block
+        # A run that failed measured failures: its times compare nothing.
+        nothing = dict.fromkeys(("median", "min", "max", "estimate", "low", "high"))
+        return {**nothing, "values": [], "withheld": f"the run failed: {self.failure}"}
 
     def result(self, *, status: str, stopped: str | None = None) -> BenchResult:
         """The run so far as a :class:`BenchResult` (also rewrites ``summary.json``)."""
@@ -258,7 +332,17 @@ def _iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(t))
 
 
+def _mode_model(mode: str) -> str | None:
+    return mode.removeprefix(runner.MODEL_PREFIX) if mode.startswith(runner.MODEL_PREFIX) else None
+
+
+def _first_error(run: ModeRun) -> str | None:
+    return next((r.error for r in run.results if not r.success and r.error), None)
+
+
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, Terminated):
+        return "terminated (SIGTERM)"
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted (Ctrl-C)"
     return f"{type(exc).__name__}: {exc}"

@@ -33,8 +33,12 @@ def provenance(summary: dict[str, Any]) -> str:
     repeat = summary.get("repeat")
     if repeat:
         parts.append(f"median of {repeat} repeat{'s' if repeat != 1 else ''}")
-    if summary.get("status") != "complete":
-        parts.append(f"PARTIAL: {summary.get('stopped') or 'not finished'}")
+    status = summary.get("status")
+    if status == "degraded":
+        gone = summary.get("unavailable_models") or {}
+        parts.append(f"DEGRADED: without {', '.join(gone) or 'some models'} (failed to load)")
+    elif status != "complete":
+        parts.append(f"{str(status).upper()}: {summary.get('stopped') or 'not finished'}")
     return " · ".join(parts)
 
 
@@ -107,7 +111,10 @@ def mode_table(summary: dict[str, Any], modes: list[str] | None = None) -> Table
 def speedup_line(summary: dict[str, Any]) -> Text | None:
     """``Speedup parallel vs sequential: 1.21× [1.12, 1.30] (95 % CI, 3 pairs; ...)``,
     then ``NOISY: ...`` when the noise guard flagged the run."""
-    speed = Speedup.from_summary(summary.get("speedup") or {})
+    block = summary.get("speedup") or {}
+    if block.get("withheld"):
+        return Text(f"Speedup parallel vs sequential: not reported: {block['withheld']}")
+    speed = Speedup.from_summary(block)
     if speed is None:
         return None
     text = Text("Speedup parallel vs sequential: ", style="bold")

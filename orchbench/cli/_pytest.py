@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchbench.errors import ConfigError
+from orchbench.errors import ConfigError, Terminated
 
 QUIET_ARGS = ("-p", "no:terminal", "-p", "no:benchmark")
 """pytest's reporter and pytest-benchmark's (its table belongs to tests/benchmarks only)."""
@@ -67,6 +67,12 @@ class Outcomes:
     """A pytest plugin that keeps one line per failed test or collection error."""
 
     failures: list[str] = field(default_factory=list)
+    terminated: bool = False
+    """Whether the session was stopped by SIGTERM (:class:`~orchbench.errors.Terminated`)."""
+
+    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        """Note whether the interruption was SIGTERM rather than Ctrl-C."""
+        self.terminated = isinstance(excinfo.value, Terminated)
 
     def pytest_runtest_logreport(self, report: Any) -> None:
         """Keep a failed test (or fixture) as ``test name: message``."""

@@ -5,10 +5,18 @@ the engine and its models, it runs ``pytest`` over the suite test files with the
 ``--orchbench-*`` options (see :mod:`orchbench.cli._pytest`: pytest's own output only with
 ``--verbose``), shows a progress bar fed by the plugin on stderr, and prints the tables
 on stdout.
+
+Exit codes (also in ``orchbench run --help``): 0 every run complete; 1 a suite's check
+failed; 2 bad input (nothing run); 3 a run failed (a mode over ``--max-failed`` failed
+tasks, or no model loaded); 4 a run was degraded (a model failed its warm-up and the run
+went on without it); 130 Ctrl-C, 143 SIGTERM (results marked partial).
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,9 +24,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from orchbench.bench.session import BenchObserver
+from orchbench.bench.session import DEFAULT_MAX_FAILED, BenchObserver
 from orchbench.bench.stats import DEFAULT_REPEAT
-from orchbench.errors import ConfigError, OrchbenchError
+from orchbench.errors import ConfigError, OrchbenchError, Terminated
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -28,6 +36,9 @@ if TYPE_CHECKING:
     from orchbench.bench.session import BenchSession
 
 _MODES = ("compare", "models", "all")
+EXIT_CHECK_FAILED, EXIT_RUN_FAILED, EXIT_DEGRADED = 1, 3, 4
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+MAX_REPEAT = 1000
 
 
 class ProgressObserver(BenchObserver):
@@ -68,6 +79,15 @@ class ProgressObserver(BenchObserver):
             return
         self._label = f"{mode} · repeat {repeat + 1}"
         self._describe({})
+
+    def models_unavailable(self, reasons: dict[str, str]) -> None:
+        """Say which models failed their warm-up; the run goes on without them."""
+        for name, reason in reasons.items():
+            self.console.print(
+                f"[yellow]warning:[/yellow] model {escape(name)} is unavailable for this run "
+                f"({escape(reason)}); its tasks go to the other models",
+                highlight=False,
+            )
 
     def event(self, event: Any) -> None:
         """Advance on each finished task; show requests in flight per model."""
@@ -114,7 +134,9 @@ def run(
     host: Annotated[
         str | None, typer.Option(help="Server URL for ollama/openai (default: the profile's).")
     ] = None,
-    repeat: Annotated[int, typer.Option(min=1, help="Repeats of every mode.")] = DEFAULT_REPEAT,
+    repeat: Annotated[
+        int, typer.Option(min=1, max=MAX_REPEAT, help="Repeats of every mode.")
+    ] = DEFAULT_REPEAT,
     seed: Annotated[
         int | None,
         typer.Option(min=0, help="Sampling seed sent with every request (engines that take one)."),
@@ -123,6 +145,14 @@ def run(
     mode: Annotated[
         str, typer.Option(help="compare (sequential vs parallel), models (each alone), all.")
     ] = "compare",
+    max_failed: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of a mode run's tasks that may fail before the run fails (exit 3).",
+        ),
+    ] = DEFAULT_MAX_FAILED,
     out: Annotated[
         Path, typer.Option(help="Folder to write into (each run makes its own folder there).")
     ] = Path("results"),
@@ -137,6 +167,11 @@ def run(
 
     Tables and the results folder go to stdout; progress and errors to stderr.
 
+    Exit codes: 0 complete; 1 a suite's check failed; 2 bad input; 3 a run failed (more
+    than --max-failed of a mode's tasks failed, or no model loaded: no speedup is
+    reported); 4 degraded (a model failed its warm-up, the run went on without it); 130
+    Ctrl-C, 143 SIGTERM (the results folder is marked partial).
+
     Example: orchbench run --profile embedded --suite code-completion --repeat 5
     """
     from orchbench.backends import BACKEND_KINDS, host_note, resolve_backend_kind
@@ -145,49 +180,96 @@ def run(
     from orchbench.bench.store import new_run_dir
     from orchbench.bench.workload import default_suite, load_suite
     from orchbench.cli._console import err_console, out_console
+    from orchbench.cli._outputs import check_out_dir
     from orchbench.profiles import load_profile
 
     console, err = out_console(), err_console()
-    if backend not in ("auto", *BACKEND_KINDS):
-        raise ConfigError(
-            f"--backend {backend!r} is not valid; valid: auto, {', '.join(BACKEND_KINDS)}"
-        )
-    if mode not in _MODES:
-        raise ConfigError(f"--mode {mode!r} is not valid; valid: {', '.join(_MODES)}")
-    prof = load_profile(profile)
-    modes_for(prof, mode)
-    suites = suite or [default_suite(prof)]
-    workloads = [load_suite(s) for s in suites]
-    for warning in check_suites(prof, workloads):
-        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
-    kind, note = resolve_backend_kind(prof, backend, host=host)
-    if note:
-        err.print(f"[yellow]{note}[/yellow]", highlight=False)
-    check_models(prof, kind, host=host)
-    failed = 0
-    for name, workload in zip(suites, workloads, strict=True):
-        err.print(
-            f"[bold]{workload.name}[/bold] on [bold]{prof.name}[/bold] "
-            f"({len(workload.tasks)} tasks, {mode}, {repeat} repeat(s), backend {kind}"
-            f"{host_note(kind, host, prof)})",
-            highlight=False,
-        )
-        options: dict[str, Any] = {"profile": profile, "backend": kind, "host": host, "suite": name}
-        options |= {"repeat": repeat, "warmup": warmup, "mode": mode, "seed": seed}
-        options["run-dir"] = new_run_dir(out, prof.name, workload.name)
-        failures = _run_suite(options, verbose, console, err, report=report)
+    with _sigterm_raises():
+        try:
+            if backend not in ("auto", *BACKEND_KINDS):
+                raise ConfigError(
+                    f"--backend {backend!r} is not valid; valid: auto, {', '.join(BACKEND_KINDS)}"
+                )
+            if mode not in _MODES:
+                raise ConfigError(f"--mode {mode!r} is not valid; valid: {', '.join(_MODES)}")
+            check_out_dir(out, "--out")
+            prof = load_profile(profile)
+            modes_for(prof, mode)
+            suites = suite or [default_suite(prof)]
+            workloads = [load_suite(s) for s in suites]
+            for warning in check_suites(prof, workloads):
+                err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+            kind, note = resolve_backend_kind(prof, backend, host=host)
+            if note:
+                err.print(f"[yellow]{note}[/yellow]", highlight=False)
+            check_models(prof, kind, host=host)
+            verdicts: list[tuple[list[str], list[str]]] = []
+            for name, workload in zip(suites, workloads, strict=True):
+                err.print(
+                    f"[bold]{workload.name}[/bold] on [bold]{prof.name}[/bold] "
+                    f"({len(workload.tasks)} tasks, {mode}, {repeat} repeat(s), backend {kind}"
+                    f"{host_note(kind, host, prof)})",
+                    highlight=False,
+                )
+                options: dict[str, Any] = {"profile": profile, "backend": kind, "host": host}
+                options |= {"suite": name, "repeat": repeat, "warmup": warmup, "mode": mode}
+                options |= {"seed": seed, "max-failed": max_failed}
+                options["run-dir"] = new_run_dir(out, prof.name, workload.name)
+                verdicts.append(_run_suite(options, verbose, console, err, report=report))
+        except Terminated:
+            err.print("[yellow]terminated[/yellow] (SIGTERM; the results folder is marked partial)")
+            raise typer.Exit(EXIT_TERMINATED) from None
+    raise typer.Exit(_exit_code(verdicts, err))
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While inside, SIGTERM raises :class:`~orchbench.errors.Terminated` (a stop like Ctrl-C:
+    cleanup runs, the results folder is marked partial); the old handler comes back after."""
+
+    def _raise(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise)
+    except ValueError:  # not the main thread: leave SIGTERM alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_code(verdicts: list[tuple[list[str], list[str]]], err: Console) -> int:
+    """Print each failed check and failed run; the exit code of the worst (see --help)."""
+    checks = runs = degraded = 0
+    for failures, statuses in verdicts:
         for line in failures:
             err.print(f"[red]failed:[/red] {escape(line)}", highlight=False)
-        failed += bool(failures)
-    if failed:
-        err.print(f"[red]error:[/red] {failed} suite(s) had failing checks (see above)")
-        raise typer.Exit(1)
+        checks += bool(failures)
+        runs += "failed" in statuses
+        degraded += "degraded" in statuses
+    if runs:
+        err.print(f"[red]error:[/red] {runs} run(s) failed (see above); no speedup reported")
+        return EXIT_RUN_FAILED
+    if checks:
+        err.print(f"[red]error:[/red] {checks} suite(s) had failing checks (see above)")
+        return EXIT_CHECK_FAILED
+    if degraded:
+        err.print(
+            f"[yellow]degraded:[/yellow] {degraded} run(s) went on without a model that "
+            "failed to load (see above)"
+        )
+        return EXIT_DEGRADED
+    return 0
 
 
 def _run_suite(
     options: dict[str, Any], verbose: bool, console: Console, err: Console, *, report: bool
-) -> list[str]:
-    """Run one suite through pytest; print its tables; return its failed checks."""
+) -> tuple[list[str], list[str]]:
+    """Run one suite through pytest; print its tables; return its failed checks and the
+    statuses of its runs."""
     import pytest
 
     from orchbench.bench.table import render
@@ -198,19 +280,24 @@ def _run_suite(
     code = pytest.main(args, plugins=[observer, outcomes])
     for result in observer.results:
         console.print(render(result.summary))
-        partial = "" if result.status == "complete" else f" ({result.status})"
-        console.print(f"results: {result.run_dir}{partial}", highlight=False)
-        if report and result.run_dir is not None and result.status == "complete":
+        marked = "" if result.status == "complete" else f" ({result.status})"
+        console.print(f"results: {result.run_dir}{marked}", highlight=False)
+        if result.status == "failed":
+            err.print(f"[red]run failed:[/red] {escape(str(result.summary.get('stopped')))}")
+        if report and result.run_dir is not None and result.status != "partial":
             _write_report(result.run_dir, console, err)
     if code == pytest.ExitCode.INTERRUPTED:
+        if outcomes.terminated:
+            raise Terminated()
         err.print("[yellow]interrupted[/yellow] (the results folder is marked partial)")
-        raise typer.Exit(130)
+        raise typer.Exit(EXIT_INTERRUPTED)
+    statuses = [result.status for result in observer.results]
     if code == pytest.ExitCode.TESTS_FAILED:
-        return outcomes.failures or ["a check failed"]
+        return outcomes.failures or ["a check failed"], statuses
     if code != pytest.ExitCode.OK:
         detail = "; ".join(outcomes.failures) or f"pytest exit code {int(code)}"
         raise OrchbenchError(f"pytest could not run suite {options['suite']!r}: {detail}")
-    return []
+    return [], statuses
 
 
 def _write_report(run_dir: Path, console: Console, err: Console) -> None:

@@ -6,7 +6,13 @@ import json
 import pytest
 
 from orchbench.bench.session import BenchObserver, BenchSession
-from orchbench.errors import ConfigError
+from orchbench.errors import (
+    BackendBusy,
+    BackendError,
+    BackendUnavailable,
+    ConfigError,
+    ModelNotFound,
+)
 from orchbench.testing import FakeBackend
 
 
@@ -182,3 +188,109 @@ def test_speedup_compares_like_a_float_and_carries_its_interval(duo_profile, tin
     assert (speed >= speed.low) and (speed > 0) and speed.pairs == 3
     block = result.summary["speedup"]
     assert (block["estimate"], block["low"], block["high"]) == (float(speed), speed.low, speed.high)
+
+
+# Fault injection on the fake engine (no model runs): a model whose warm-up fails.
+class WarmUpFailsFake(FakeBackend):
+    """The fake engine, with the warm-up of some models raising (or hanging) as told; on the
+    virtual clock, so a hang past the timeout takes no real time."""
+
+    virtual_clock = True
+
+    def __init__(self, warmup_failures, **kwargs):
+        super().__init__(**kwargs)
+        self.warmup_failures = warmup_failures
+
+    async def warmup(self, model):
+        outcome = self.warmup_failures.get(model.name)
+        if outcome == "hang":
+            import asyncio
+
+            await asyncio.sleep(3600)
+        if outcome is not None:
+            raise outcome
+        return await super().warmup(model)
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (BackendBusy("HTTP 503: server busy"), "BackendBusy: HTTP 503"),
+        (BackendError("HTTP 500: runner crashed"), "HTTP 500"),
+        (ModelNotFound("model 'big' is not installed"), "ModelNotFound"),
+        (BackendUnavailable("cannot reach the server"), "cannot reach"),
+        ("hang", "did not load within 5 s"),
+    ],
+)
+def test_a_model_failing_its_warm_up_is_left_out_and_the_run_goes_on(
+    duo_profile, tiny_workload, tmp_path, failure, reason
+):
+    from orchbench import results
+
+    duo_profile.settings.default_timeout = 5
+    fake = WarmUpFailsFake({"big": failure}, latency=0.001)
+    observer = RecordingObserver()
+    observer.unavailable = None
+    observer.models_unavailable = lambda reasons: setattr(observer, "unavailable", reasons)
+    session = BenchSession(
+        duo_profile,
+        "fake",
+        tiny_workload,
+        repeat=1,
+        modes=["sequential", "parallel", "model:big", "model:small"],
+        run_dir=tmp_path,
+        backend=fake,
+        observer=observer,
+    )
+    result = session.run()
+    assert result.status == "degraded"
+    summary = results.summary(tmp_path)
+    assert summary["status"] == "degraded" and reason in summary["unavailable_models"]["big"]
+    assert observer.unavailable == summary["unavailable_models"]
+    assert result.failures == 0 and set(result.modes) == {"sequential", "parallel", "model:small"}
+    assert {call.model for call in fake.calls} == {"small"}  # its tasks went to the fallback
+    assert result.speedup is not None
+    assert len(results.load_tasks(tmp_path)) == 6 * 3
+
+
+def test_a_server_that_dies_after_warm_up_fails_the_run_without_a_speedup(
+    duo_profile, tiny_workload, tmp_path
+):
+    from orchbench import results
+
+    fake = FakeBackend(failures={"small": BackendUnavailable, "big": BackendUnavailable})
+    result = BenchSession(
+        duo_profile, "fake", tiny_workload, repeat=3, run_dir=tmp_path, backend=fake
+    ).run()
+    assert result.status == "failed" and result.speedup is None
+    summary = results.summary(tmp_path)
+    assert summary["status"] == "failed"
+    assert "sequential repeat 1: 6 of 6 tasks failed" in summary["stopped"]
+    assert "the run failed" in summary["speedup"]["withheld"]
+    assert list(summary["modes"]) == ["sequential"]  # it stopped at the first failed mode
+    assert len(results.load_tasks(tmp_path)) == 6
+
+
+def test_failures_within_the_threshold_keep_the_run_complete(duo_profile, tiny_workload):
+    # one task of six fails in every mode run: 17 % > 10 % fails, <= 20 % does not
+    def one_in_six(request, index):
+        return BackendError("boom") if request.prompt == "def a():" else None
+
+    fake = FakeBackend(failures=one_in_six)
+    strict = BenchSession(duo_profile, "fake", tiny_workload, backend=fake).run()
+    assert strict.status == "failed"
+    lenient = BenchSession(duo_profile, "fake", tiny_workload, backend=fake, max_failed=0.2).run()
+    assert lenient.status == "complete" and lenient.speedup is not None
+
+
+def test_no_model_loading_fails_the_run(duo_profile, tiny_workload, tmp_path):
+    fake = WarmUpFailsFake({"big": BackendBusy("busy"), "small": BackendBusy("busy")})
+    result = BenchSession(duo_profile, "fake", tiny_workload, run_dir=tmp_path, backend=fake).run()
+    assert result.status == "failed" and "every model failed to load" in result.summary["stopped"]
+    assert result.modes == [] and fake.calls == []
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, float("nan")])
+def test_max_failed_is_a_share(duo_profile, tiny_workload, value):
+    with pytest.raises(ConfigError, match="between 0 and 1"):
+        BenchSession(duo_profile, "fake", tiny_workload, backend=FakeBackend(), max_failed=value)

@@ -251,3 +251,95 @@ def test_run_on_the_bundled_model_end_to_end(tmp_path):
     assert summary["speedup"]["median"] > 0
     records = (run_dir / "records.jsonl").read_text().splitlines()
     assert len(records) >= 6 and all(json.loads(r)["backend"] == "embedded" for r in records)
+
+
+# Runs fail loudly: faults injected by a stand-in Ollama server (tests/cli/ollama_faults.py).
+@pytest.fixture
+def faulty_server():
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(threaded=True)
+    server.start()
+    yield server
+    if server.is_running():
+        server.stop()
+
+
+def _run_on_faulty(tmp_path, server, **faults):
+    from ollama_faults import FaultyOllama, write_faulty_profile
+
+    models = ["alpha:1b", "beta:1b"]
+    stand_in = FaultyOllama(server, models, **faults)
+    profile = write_faulty_profile(tmp_path, stand_in.host, models)
+    done = _orchbench(
+        tmp_path, "--profile", str(profile), "--backend", "ollama", "--suite", "smoke",
+        "--repeat", "2", "--warmup", "0",
+    )  # fmt: skip
+    run_dirs = list((tmp_path / "results").iterdir())
+    assert len(run_dirs) == 1, done.stdout + done.stderr
+    return done, run_dirs[0], stand_in
+
+
+@pytest.mark.parametrize("status", [503, 500, 404])
+def test_a_model_failing_its_warm_up_is_left_out_and_the_run_completes(
+    tmp_path, faulty_server, status
+):
+    done, run_dir, _ = _run_on_faulty(tmp_path, faulty_server, warmup_faults={"alpha:1b": status})
+    assert done.returncode == 4, done.stdout + done.stderr  # degraded
+    assert "model alpha:1b is unavailable for this run" in done.stderr
+    assert f"HTTP {status}" in done.stderr or "not installed" in done.stderr
+    assert "Traceback" not in done.stderr and not re.search(r"^E ", done.stderr, re.M)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "degraded" and list(summary["unavailable_models"]) == ["alpha:1b"]
+    tasks = [json.loads(line) for line in (run_dir / "tasks.jsonl").read_text().splitlines()]
+    assert len(tasks) == 3 * 2 * 2 and {t["model_name"] for t in tasks} == {"beta:1b"}
+    assert all(t["success"] for t in tasks)
+    assert "Speedup parallel vs sequential" in done.stdout and "DEGRADED" in done.stdout
+
+
+def test_a_server_dying_after_warm_up_fails_the_run_with_no_speedup(tmp_path, faulty_server):
+    done, run_dir, stand_in = _run_on_faulty(tmp_path, faulty_server, die_after_warmup=True)
+    assert stand_in.warm_ups == ["alpha:1b", "beta:1b"]
+    assert done.returncode == 3, done.stdout + done.stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "failed" and "3 of 3 tasks failed" in summary["stopped"]
+    assert summary["speedup"]["estimate"] is None and summary["speedup"]["withheld"]
+    assert "Speedup parallel vs sequential: not reported" in done.stdout
+    assert not re.search(r"\d\.\d+×", done.stdout)  # no speedup number anywhere
+    assert "run failed" in done.stderr and "Traceback" not in done.stderr
+    assert (run_dir / "tasks.jsonl").is_file()
+
+
+def test_sigterm_stops_with_143_a_partial_summary_and_no_temp_dirs(tmp_path):
+    import os
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    command = [
+        sys.executable, "-m", "orchbench", "run", "--profile", "embedded", "--backend",
+        "fake", "--suite", "smoke", "--repeat", "200", "--out", str(tmp_path / "results"),
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp)},
+    )
+    summary = None
+    for _ in range(600):  # wait (at most a minute) until the first mode has been stored
+        time.sleep(0.1)
+        found = list((tmp_path / "results").glob("*/summary.json"))
+        if found:
+            summary = found[0]
+            break
+    assert summary is not None, "the run never started"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, out + err
+    assert "terminated" in err and "Traceback" not in err
+    assert _foreign_lines(out) == [] and _foreign_lines(err) == []
+    data = json.loads(summary.read_text())
+    assert data["status"] == "partial" and data["stopped"] == "terminated (SIGTERM)"
+    assert list(tmp.iterdir()) == []  # the sandbox's temporary folders are gone
