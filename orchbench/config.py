@@ -109,6 +109,12 @@ class ModelConfig(_Strict):
     gguf: str | None = None
     n_threads: int | None = Field(default=None, ge=1, le=256)
     n_ctx: int = Field(default=2048, gt=0)
+    num_parallel: int | None = Field(default=None, ge=1, le=64)
+    """Sequences decoded together in one engine context (Ollama's word for its parallel
+    slots). For the embedded engine, ``N > 1`` runs the model as llama.cpp contexts of
+    ``N`` sequences each with continuous batching, ``ceil(concurrent_limit / N)`` of them;
+    ``None`` or 1: one ``Llama`` instance per request in flight. ``concurrent_limit``
+    stays the number of requests in flight; each sequence gets its own ``n_ctx``."""
     # planning (orchbench.planning): file size and the shape that sizes the KV cache
     size_gb: float | None = Field(default=None, ge=0)
     """Size of the weights file in GB (10^9 bytes), as ``ollama list`` shows it."""

@@ -31,8 +31,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
+from orchbench.backends._batched import ContextKey
+from orchbench.backends._batched_pool import BatchedPool
+from orchbench.backends._batched_seq import new_sequence
 from orchbench.backends._bundled import BUNDLED, BUNDLED_MODELS, bundled_model, is_bundled, locate
 from orchbench.backends._bundled import is_installed as _bundled_installed
+from orchbench.backends._chat import chat_prompt
 from orchbench.backends._llama_log import route_llama_logs
 from orchbench.backends._llama_pool import InstanceKey, LlamaPool
 from orchbench.config import ModelConfig
@@ -92,6 +96,7 @@ class EmbeddedBackend:
         require_llama_cpp()
         self._models = models if models is not None else {}
         self._pools: dict[str, LlamaPool] = {}
+        self._batched: dict[str, BatchedPool] = {}
         self._executor = ThreadPoolExecutor(_MAX_WORKERS, thread_name_prefix="orchbench-llama")
         self._bundled_paths: dict[str, Path] = {}
         self._bundled_lock = threading.Lock()
@@ -138,6 +143,30 @@ class EmbeddedBackend:
         pool.configure(key, limit)
         return pool
 
+    async def _batched_pool(self, model: ModelConfig) -> BatchedPool:
+        """The model's batched contexts (``num_parallel > 1``), reconfigured to its settings."""
+        if self._closed:
+            raise BackendUnavailable("this embedded backend is closed; make a new one")
+        loop = asyncio.get_running_loop()
+        path = await loop.run_in_executor(self._executor, self._model_path, model)
+        n_seq = model.num_parallel or 1
+        count = contexts_for(model)
+        key = ContextKey(str(path), model.n_threads or default_threads(count), model.n_ctx, n_seq)
+        pool = self._batched.setdefault(model.name, BatchedPool(model.name))
+        pool.configure(key, count)
+        return pool
+
+    async def _generate_batched(
+        self, request: GenerateRequest, cancel: threading.Event, start: float
+    ) -> GenerateResult:
+        pool = await self._batched_pool(request.model)
+        seq = new_sequence(request, cancel, start)
+        pool.submit(seq)
+        done = asyncio.wrap_future(seq.future)
+        # The context frees the sequence itself when it sees ``cancel``: only stop waiting.
+        done.add_done_callback(_consume)
+        return await asyncio.shield(done)
+
     # -- the Backend protocol ----------------------------------------------------------
 
     async def generate(self, request: GenerateRequest) -> GenerateResult:
@@ -147,6 +176,8 @@ class EmbeddedBackend:
         self._cancels.add(cancel)
         try:
             async with asyncio.timeout(request.timeout_s):
+                if is_batched(request.model):
+                    return await self._generate_batched(request, cancel, start)
                 pool = await self._pool(request.model)
                 index = await pool.acquire()
                 try:
@@ -172,10 +203,14 @@ class EmbeddedBackend:
         """Models it can serve: those given at construction whose GGUF is available, and
         every model it has served (any request may name a GGUF of its own)."""
         ready = {name for name, model in self._models.items() if _available(model.gguf)}
-        return sorted(ready | set(self._pools))
+        return sorted(ready | set(self._pools) | set(self._batched))
 
     async def warmup(self, model: ModelConfig) -> float:
-        """Build all ``concurrent_limit`` instances of ``model``; return the seconds it took."""
+        """Build all ``concurrent_limit`` instances of ``model`` (its batched contexts when
+        ``num_parallel > 1``); return the seconds it took (0.0 if all were built)."""
+        if is_batched(model):
+            batched = await self._batched_pool(model)
+            return await asyncio.to_thread(batched.warmup)
         pool = await self._pool(model)
         start = time.perf_counter()
         indexes: list[int] = []
@@ -202,6 +237,9 @@ class EmbeddedBackend:
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
+        for batched in self._batched.values():
+            await asyncio.to_thread(batched.close)
+        self._batched.clear()
 
     # -- in the worker thread ------------------------------------------------------------
 
@@ -229,6 +267,16 @@ class EmbeddedBackend:
             raise BackendError(f"llama.cpp failed on model {request.model.name!r}: {exc}") from exc
         finally:
             pool.release(index)
+
+
+def is_batched(model: ModelConfig) -> bool:
+    """Whether ``model`` runs as batched contexts (``num_parallel > 1``)."""
+    return (model.num_parallel or 1) > 1
+
+
+def contexts_for(model: ModelConfig) -> int:
+    """Batched contexts a model needs for ``concurrent_limit`` requests in flight."""
+    return -(-model.concurrent_limit // (model.num_parallel or 1))
 
 
 def _available(gguf: str | None) -> bool:
@@ -327,26 +375,3 @@ def _complete(
         finish_reason=finish,
         instance=index,
     )
-
-
-def chat_prompt(llm: Any, message: str, stop: list[str]) -> tuple[str, list[str]]:
-    """``message`` as one user turn in ``llm``'s own chat template (from its GGUF metadata),
-    ready for the assistant's answer; the template's end-of-turn text joins ``stop``."""
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-    template = llm.metadata.get("tokenizer.chat_template")
-    if not template:
-        error = BackendError(
-            'this model\'s GGUF has no chat template; give it prompt_style = "completion"'
-        )
-        error.retryable = False
-        raise error
-    eos, bos = llm.token_eos(), llm.token_bos()
-    formatter = Jinja2ChatFormatter(
-        template=template,
-        eos_token=llm._model.token_get_text(eos) if eos != -1 else "",
-        bos_token=llm._model.token_get_text(bos) if bos != -1 else "",
-    )
-    formatted = formatter(messages=[{"role": "user", "content": message}])
-    ends = formatted.stop if isinstance(formatted.stop, list) else [formatted.stop]
-    return formatted.prompt, stop + [e for e in ends if e and e not in stop]
