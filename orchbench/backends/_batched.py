@@ -307,6 +307,7 @@ class BatchedContext:
             finish = "stop"
         else:
             seq.generated += 1
+            seq.token_times.append(now - seq.start)
             if seq.add_piece(token_piece(self._vocab, token)):
                 finish = "stop"
             elif seq.generated >= seq.max_tokens:

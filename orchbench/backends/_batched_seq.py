@@ -42,6 +42,8 @@ class Sequence:
     max_tokens: int = 0
     sampler: Any = None
     generated: int = 0
+    token_times: list[float] = field(default_factory=list)
+    """When each completion token was sampled, seconds since ``start``."""
     text: str = ""
     joined: float | None = None
     first: float | None = None
@@ -82,6 +84,7 @@ class Sequence:
                 completion_tokens=self.generated,
                 completion_s=(end - first) if first is not None else None,
                 queue_s=max(0.0, joined - self.start - self.load_s),
+                token_times=list(self.token_times),
             ),
             finish_reason=finish,
             instance=self.seq_id,

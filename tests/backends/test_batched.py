@@ -93,6 +93,8 @@ def test_sequences_decode_together_each_on_its_own_prompt():
         assert t.completion_tokens == 16 and r.finish_reason == "length"
         assert t.prompt_tokens and t.prompt_tokens > 1
         assert all(v is not None and v > 0 for v in (t.ttft_s, t.prompt_s, t.completion_s))
+        assert t.token_times is not None and len(t.token_times) == 16
+        assert t.token_times == sorted(t.token_times) and t.token_times[0] == t.ttft_s
     spans = [(r.timings.ttft_s, r.timings.total_s) for r in together]
     assert max(s for s, _ in spans) < min(e for _, e in spans)  # they decoded at the same time
 
