@@ -16,6 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from orchbench.deployments import Deployment, check_deployments, normalize_fleet
+
 
 class TaskType(StrEnum):
     """What a task asks for; the routing table maps each to models."""
@@ -126,6 +128,8 @@ class ModelConfig(_Strict):
     head_dim: int | None = Field(default=None, ge=1)
     context_length: int | None = Field(default=None, gt=0)
     """The longest context the model was trained for; ``num_ctx`` above it is wasted memory."""
+    deployments: list[Deployment] = Field(default_factory=list)
+    """The hosts serving this model (:mod:`orchbench.deployments`); empty: the profile's."""
 
 
 class Settings(_Strict):
@@ -292,6 +296,15 @@ class BackendSpec(_Strict):
     host: str | None = None
 
 
+class HostSpec(_Strict):
+    """One host of a fleet (``[hosts.NAME]``); each unset field is the profile's own."""
+
+    url: str | None = None
+    kind: BackendKind | None = None
+    server: ServerSettings | None = None
+    hardware: HardwareSpec | None = None
+
+
 class Profile(_Strict):
     """Hardware, models, routing table, settings and default backend: one TOML file.
 
@@ -307,6 +320,8 @@ class Profile(_Strict):
     settings: Settings = Field(default_factory=Settings)
     models: dict[str, ModelConfig] = Field(min_length=1)
     routing: dict[TaskType, Route] = Field(default_factory=dict)
+    hosts: dict[str, HostSpec] = Field(default_factory=dict)
+    """The fleet's named hosts (``[hosts.NAME]``), for models' ``deployments``."""
     tuned: dict[str, object] | None = None
     """Provenance written by ``orchbench tune`` (date, objective, trials, ...)."""
 
@@ -321,6 +336,10 @@ class Profile(_Strict):
                     value = {"name": key, **value}
                 models[key] = value
             data = {**data, "models": models}
+        if isinstance(data, dict):
+            data, problems = normalize_fleet(data)
+            if problems:
+                raise FieldProblems(problems)
         return data
 
     @model_validator(mode="after")
@@ -331,6 +350,7 @@ class Profile(_Strict):
                 problems.append(
                     (("models", key, "name"), f"{model.name!r} must equal its key {key!r}")
                 )
+            problems += check_deployments(key, model.deployments, set(self.hosts))
         known = ", ".join(sorted(self.models))
         for task_type, route in self.routing.items():
             for part in ("primary", "fallback"):

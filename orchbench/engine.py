@@ -59,6 +59,8 @@ class GenerateRequest:
     timeout_s: float
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
+    host: str = ""
+    """The deployment's host (a ``[hosts]`` name or URL); ``""``: the profile's own host."""
 
 
 @dataclass(slots=True)

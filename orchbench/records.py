@@ -99,6 +99,8 @@ class AttemptRecord:
     quality: float | None = None
     instance: int | None = None
     """Which engine instance served it, where the engine has several (embedded)."""
+    host: str | None = None
+    """The deployment's host that served it (``None``: the profile's own host)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A flat JSON-able dict (timings inlined with their own names)."""

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from orchbench.config import Profile
-from orchbench.engine import Backend, speaks_ollama_api
+from orchbench.engine import Backend, engine_measured, speaks_ollama_api
 from orchbench.errors import BackendUnavailable, ConfigError
 
 
@@ -120,11 +120,21 @@ def make_backend(kind: str, *, host: str | None = None, profile: Profile | None 
 
     ``host`` (else the profile's ``[backend] host``) is where ``ollama`` / ``openai`` listen;
     ``sim`` needs the ``profile`` it simulates. Resolve ``"auto"`` with
-    :func:`resolve_backend_kind` first.
+    :func:`resolve_backend_kind` first. A profile with deployments on several hosts gets
+    one engine per host behind a fleet (:mod:`orchbench.backends._fleet`).
 
     >>> make_backend("fake").name
     'fake'
     """
+    if profile is not None and any(m.deployments for m in profile.models.values()):
+        from orchbench.backends._fleet import build_fleet
+
+        forced = not engine_measured(engine_class(kind))
+        return build_fleet(kind, host, profile, _make_one, forced=forced)
+    return _make_one(kind, host, profile)
+
+
+def _make_one(kind: str, host: str | None, profile: Profile | None) -> Backend:
     entry = _entry(kind)
     return entry.build(entry.load(), profile_host(profile, host, kind), profile)
 

@@ -6,9 +6,11 @@ the best free candidate and tries that model up to ``tries`` times: a timeout or
 engine error is retried after ``retry_backoff_s × 2^(n-1)`` seconds times a random factor in
 [0.5, 1.5) (jitter from the orchestrator's own ``random.Random``, so many tasks against a
 busy server do not retry in lockstep), with the slot given back while it waits; a
-non-retryable error, or the model entering cooldown, stops at once. A refused connection
-(:class:`~orchbench.errors.BackendUnavailable`) trips the dispatcher's host breaker for
-every model at once. A slot granted under a limit that was lowered since is given back
+non-retryable error, or the model entering cooldown, stops at once — unless the model has
+another deployment (host) that is free of trouble: then the next try goes there at once
+(failover, not counted as a retry) before any other model is tried. A refused connection
+(:class:`~orchbench.errors.BackendUnavailable`) trips that host's breaker for every
+deployment on it. A slot granted under a limit that was lowered since is given back
 before the engine is called. Every attempt leaves an :class:`~orchbench.records.AttemptRecord`.
 """
 
@@ -26,6 +28,7 @@ from orchbench.errors import BackendTimeout, BackendUnavailable, redact
 from orchbench.records import AttemptRecord, QualityChecks
 from orchbench.scheduler._deadlines import Deadlines
 from orchbench.scheduler._dispatch import GONE, Dispatcher, Waiter
+from orchbench.scheduler._health import deployment_key
 from orchbench.scheduler._routing import Candidate, SpeedTracker
 from orchbench.scheduler._tracker import PerformanceTracker
 
@@ -60,6 +63,8 @@ class Job(Waiter):
         self.future: asyncio.Future[str] | None = None
         self.starter = None
         self.held = ""
+        self.host = ""
+        self.avoid = ""
         self.task_type = task_type
         self.prompt = prompt
         self.max_tokens: int | None = None
@@ -113,29 +118,34 @@ class AttemptRunner:
         model = GONE
         if slot is not None:
             job.held = ""  # this task owns the lazily granted slot from here on
-        for n in range(tries):
-            if n:
-                await asyncio.sleep(self.backoff(n))
+        n = failovers = 0
+        failover = False
+        job.avoid = ""
+        while n < tries:
+            if n or failover:
+                if not failover:
+                    await asyncio.sleep(self.backoff(n))
                 if dispatcher.cooling(model):
                     break
                 options, names = (Candidate(model, False),), (model,)
             asked = job.enqueued_at if slot is not None else loop.time()
             while True:
                 if slot is None:
-                    asked_for = dispatcher.request(job, options, names, n > 0)
+                    asked_for = dispatcher.request(job, options, names, n > 0 or failover)
                     if asked_for.__class__ is not str:
                         future: asyncio.Future[str] = asked_for  # type: ignore[assignment]
                         try:
                             asked_for = await future
                         except asyncio.CancelledError:
-                            dispatcher.abandon(future)
+                            dispatcher.abandon(future, job.host)
                             raise
                     slot = asked_for
-                if not dispatcher.over(slot):
+                if not dispatcher.over(slot, job.host):
                     break
-                dispatcher.release(slot)
+                dispatcher.release(slot, job.host)
                 slot = None  # granted under a limit lowered since: wait again
-            if n == 0:
+            host = job.host
+            if n == 0 and not failover:
                 model = slot
                 if model == GONE:
                     return GONE, None
@@ -144,12 +154,12 @@ class AttemptRunner:
             slot = None
             config = self.profile.models.get(model)
             if config is None:  # removed from model_configs while the slot was on its way
-                dispatcher.release(model)
+                dispatcher.release(model, host)
                 break
             # The request runs inline (not in a helper coroutine): a coroutine per
             # attempt is a measurable share of the scheduler's overhead.
             start = loop.time()
-            request = self._request(job, model, config)
+            request = self._request(job, model, config, host)
             answer: GenerateResult | None = None
             err: BaseException | None = None
             deadline = deadlines.enter(loop, start + request.timeout_s)
@@ -169,12 +179,16 @@ class AttemptRunner:
                 deadlines.leave(deadline)
             finally:
                 end = loop.time()
-                dispatcher.release(model)
-            self._record(loop, job, model, start - asked, start, end, answer, err)
+                dispatcher.release(model, host)
+            self._record(loop, job, model, host, (start - asked, start, end), answer, err)
             if answer is not None:
                 return model, answer
-            if not getattr(err, "retryable", False) or dispatcher.cooling(model):
+            failover = bool(host) and dispatcher.elsewhere(model, host, failovers)
+            job.avoid = host
+            failovers += failover
+            if not failover and (not getattr(err, "retryable", False) or dispatcher.cooling(model)):
                 break
+            n += 0 if failover else 1
         return model, None
 
     def backoff(self, n: int) -> float:
@@ -182,10 +196,10 @@ class AttemptRunner:
         base = self.profile.settings.retry_backoff_s * 2 ** (n - 1)
         return base * (0.5 + self.rng.random())
 
-    def _request(self, job: Job, model: str, config: ModelConfig) -> GenerateRequest:
+    def _request(self, job: Job, model: str, config: ModelConfig, host: str) -> GenerateRequest:
         if self.on_start is not None:
             self.on_start(job.task_id, model)
-        return GenerateRequest(
+        return GenerateRequest(  # host: which deployment serves it ("": the profile's host)
             config,
             job.prompt,
             job.max_tokens or config.max_tokens,
@@ -193,6 +207,7 @@ class AttemptRunner:
             self.profile.settings.default_timeout,
             job.stop,
             seed=self.profile.settings.seed,
+            host=host,
         )
 
     def _record(
@@ -200,13 +215,17 @@ class AttemptRunner:
         loop: asyncio.AbstractEventLoop,
         job: Job,
         model: str,
-        waited: float,
-        start: float,
-        end: float,
+        host: str,
+        times: tuple[float, float, float],
         answer: GenerateResult | None,
         err: BaseException | None,
     ) -> None:
-        """Keep the attempt's record, and feed cooldown and speed tracking."""
+        """Keep the attempt's record, and feed cooldown and speed tracking.
+
+        ``times``: seconds waited for the slot, and the loop times the request started
+        and ended.
+        """
+        waited, start, end = times
         if loop is not self._loop:
             # Wall-clock start times from loop.time(): one offset per loop, so a virtual
             # clock still yields consistent (if fictional) instants.
@@ -226,14 +245,17 @@ class AttemptRunner:
             None if answer is None else answer.timings,
             None,
             None if answer is None else answer.instance,
+            host or None,
         )
         job.records.append(record)
         self.tracker.add_attempt(record, end - start)
-        self.dispatcher.outcome(model, err is None)
+        self.dispatcher.outcome(model, err is None, host)
         if isinstance(err, BackendUnavailable):
-            self.dispatcher.trip(record.error or "BackendUnavailable")
+            self.dispatcher.trip(record.error or "BackendUnavailable", host)
         if answer is not None:
             self.speeds.observe(model, answer.timings.total_s)
+            if host:
+                self.dispatcher.host_speeds.observe(deployment_key(model, host), end - start)
         else:
             logger.info("task %s attempt on %s failed: %s", job.task_id, model, record.error)
 

@@ -73,7 +73,7 @@ async def run_batch(dispatcher: Dispatcher, run: RunJob, jobs: Sequence[Job]) ->
             # A task cancelled before its first step never ran a line: its slot is ours.
             for job in jobs:
                 if job.held:
-                    dispatcher.release(job.held)
+                    dispatcher.release(job.held, job.host)
                 job.held = ""
         raise
     return results  # type: ignore[return-value]

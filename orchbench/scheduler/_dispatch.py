@@ -16,6 +16,14 @@ one cannot use) at O(groups + log n) per slot.
 
 Invariant kept between calls: no waiting task has a free, usable candidate. So a new task
 may take a free slot directly when nobody waits.
+
+Deployments: a model with ``deployments`` (several hosts) has a free slot when the model is
+under its own ``concurrent_limit`` *and* one of its deployments is under its own limit, its
+host's breaker closed and the deployment not cooling down. The grant takes both at once —
+the model's slot and one deployment's (:func:`~orchbench.scheduler._routing.place`: most
+free slots, then fastest measured) — and names the host on the waiter (``Waiter.host``), so
+the model's, the global and every deployment's limit hold exactly at every instant. Breakers
+and cooldowns live in :mod:`orchbench.scheduler._health`.
 """
 
 from __future__ import annotations
@@ -25,8 +33,9 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from heapq import heapify, heappop, heappush
 
-from orchbench.config import Complexity, Profile
-from orchbench.scheduler._routing import Candidate, SpeedTracker, choose
+from orchbench.config import Complexity, ModelConfig, Profile
+from orchbench.scheduler._health import Health, deployment_key
+from orchbench.scheduler._routing import Candidate, SpeedTracker, choose, place
 
 logger = logging.getLogger("orchbench")
 GONE = ""
@@ -39,8 +48,8 @@ class Waiter:
     """A task's place in the queue: its aged-priority inputs and the slot it is waiting for."""
 
     __slots__ = (
-        "complexity", "enqueued_at", "future", "held", "options", "priority", "seq", "starter",
-        "task_id",
+        "avoid", "complexity", "enqueued_at", "future", "held", "host", "options", "priority",
+        "seq", "starter", "task_id",
     )  # fmt: skip
 
     def __init__(
@@ -56,30 +65,33 @@ class Waiter:
         self.starter: Starter | None = None
         self.held = ""
         """A slot granted to a lazy start whose task has not run yet (see ``_batch``)."""
+        self.host = ""
+        """The host of the deployment of the slot granted last (``""``: the profile's)."""
+        self.avoid = ""
+        """A host that just failed this task: another free deployment is preferred."""
 
 
 Starter = Callable[[Waiter, str], None]
 """Called with a waiter and its granted model (or :data:`GONE`) by a lazy request."""
 
 
-class Dispatcher:
+class Dispatcher(Health):
     """Slots, waiting tasks and cooldowns for one orchestrator (see the module docstring)."""
 
     def __init__(self, profile: Profile, speeds: SpeedTracker) -> None:
         self.profile = profile
         self.speeds = speeds
         self.in_flight: dict[str, int] = {}
+        """Requests in flight per model, across its deployments."""
+        self.deployed: dict[tuple[str, str], int] = {}
+        """Requests in flight per deployment (model, host) of models with ``deployments``."""
+        self.host_speeds = SpeedTracker()
+        """Measured response time per deployment (:func:`deployment_key`)."""
         self.total = 0
         self.waiting = 0
         self._groups: dict[tuple[tuple[str, ...], bool], list[tuple[float, int, Waiter]]] = {}
         self._aging_s = profile.settings.aging_s
-        self._failures: dict[str, int] = {}
-        self.cooling_until: dict[str, float] = {}
-        """Loop time at which each cooling model may be chosen again."""
-        self._cooling_loop: asyncio.AbstractEventLoop | None = None
-        self._broken_until = 0.0
-        self._broken_reason = ""
-        self._broken_loop: asyncio.AbstractEventLoop | None = None
+        self._init_health()
 
     # -- slots ---------------------------------------------------------------------------
 
@@ -87,28 +99,57 @@ class Dispatcher:
         model = self.profile.models.get(name)
         if model is None or self.in_flight.get(name, 0) >= model.concurrent_limit:
             return False
+        if model.deployments:
+            return any(
+                self._deployment_free(name, d.host, d.concurrent_limit) for d in model.deployments
+            )
         if self._broken_until and self.broken() is not None:
             return False
         return not (self.cooling_until and self.cooling(name))
 
-    def _dead(self, name: str, models: Mapping[str, object]) -> bool:
-        # No slot will come for this model soon: removed, or its host's breaker is open.
-        return name not in models or (self._broken_until > 0 and self.broken() is not None)
+    def _deployment_free(self, name: str, host: str, limit: int) -> bool:
+        if self.deployed.get((name, host), 0) >= limit:
+            return False
+        if self._broken_until and self.broken(host) is not None:
+            return False
+        return not (self.cooling_until and self.cooling_key(deployment_key(name, host)))
 
-    def over(self, name: str) -> bool:
-        """Whether a slot granted on ``name`` is now over a limit (one was lowered live).
+    def _down(self, name: str) -> bool:
+        # Removed, or every host serving it has its breaker open.
+        model = self.profile.models.get(name)
+        if model is None:
+            return True
+        if model.deployments:
+            return all(self.broken(d.host) is not None for d in model.deployments)
+        return self.broken() is not None
+
+    def _dead(self, name: str, models: Mapping[str, object]) -> bool:
+        # No slot will come for this model soon: removed, or its hosts' breakers are open.
+        return name not in models or (self._broken_until > 0 and self._down(name))
+
+    def over(self, name: str, host: str = "") -> bool:
+        """Whether a slot granted on ``name`` (at ``host``) is now over a limit (one was
+        lowered live, or the deployment removed).
 
         Checked just before the engine is called: a grant made under the old limit is given
         back and the task waits again, so the engine never sees more than the new limit.
-        True as well once the host breaker is open (the task then gets :data:`GONE`).
+        True as well once the host's breaker is open (the task then goes elsewhere, or gets
+        :data:`GONE`).
         """
         model = self.profile.models.get(name)
         if model is None:
             return False
-        if self._broken_until and self.broken() is not None:
+        if self._broken_until and self.broken(host) is not None:
             return True  # the host breaker opened since the grant
         limit = self.profile.settings.max_concurrent_tasks
-        return self.in_flight.get(name, 0) > model.concurrent_limit or self.total > limit
+        if self.in_flight.get(name, 0) > model.concurrent_limit or self.total > limit:
+            return True
+        if not host:
+            return bool(model.deployments)  # deployments were added since the grant
+        for dep in model.deployments:
+            if dep.host == host:
+                return self.deployed.get((name, host), 0) > dep.concurrent_limit
+        return True  # the deployment was removed since the grant
 
     def _pick(self, waiter: Waiter) -> str | None:
         options = waiter.options
@@ -124,14 +165,45 @@ class Dispatcher:
             waiter.task_id,
         )
 
-    def _take(self, name: str) -> None:
+    def _take(self, name: str, waiter: Waiter) -> None:
         self.in_flight[name] = self.in_flight.get(name, 0) + 1
         self.total += 1
+        model = self.profile.models[name]
+        waiter.host = self._place(name, model, waiter.avoid) if model.deployments else ""
 
-    def release(self, name: str) -> None:
-        """Give back a slot on ``name`` and hand free slots to waiting tasks."""
+    def _place(self, name: str, model: ModelConfig, avoid: str) -> str:
+        free = [
+            (d.host, d.concurrent_limit - self.deployed.get((name, d.host), 0))
+            for d in model.deployments
+            if self._deployment_free(name, d.host, d.concurrent_limit)
+        ]
+        if avoid and len(free) > 1:
+            free = [f for f in free if f[0] != avoid] or free
+        host = place(name, free, self.host_speeds.seconds)
+        key = (name, host)
+        self.deployed[key] = self.deployed.get(key, 0) + 1
+        return host
+
+    def elsewhere(self, name: str, host: str, failovers: int) -> bool:
+        """Whether a task that just failed on ``name`` at ``host`` should fail over: the
+        model has another deployment whose host is up and which is not cooling down, and
+        the task has failed over fewer times than the model has other deployments."""
+        model = self.profile.models.get(name)
+        if model is None or failovers >= len(model.deployments) - 1:
+            return False
+        return any(
+            d.host != host
+            and self.broken(d.host) is None
+            and not self.cooling_key(deployment_key(name, d.host))
+            for d in model.deployments
+        )
+
+    def release(self, name: str, host: str = "") -> None:
+        """Give back a slot on ``name`` (at ``host``) and hand free slots to waiting tasks."""
         self.in_flight[name] -= 1
         self.total -= 1
+        if host:
+            self.deployed[(name, host)] -= 1
         if self.waiting:
             self.dispatch()
 
@@ -163,13 +235,13 @@ class Dispatcher:
         saves a trip through the event loop per task.
         """
         waiter.options = options
-        if self._broken_until and self.broken() is not None:
+        if self._broken_until and all(self._down(c.name) for c in options):
             return GONE
         limit = self.profile.settings.max_concurrent_tasks
         if not self.waiting and self.total < limit:
             name = self._pick(waiter)
             if name is not None:
-                self._take(name)
+                self._take(name, waiter)
                 return name
         if retry and self.cooling(options[0].name):
             return COOLED
@@ -186,12 +258,13 @@ class Dispatcher:
             self.dispatch()  # when every slot is taken, only a release can change anything
         return future
 
-    def abandon(self, future: asyncio.Future[str]) -> None:
-        """The waiter of ``future`` was cancelled: give back its place, or its slot."""
+    def abandon(self, future: asyncio.Future[str], host: str = "") -> None:
+        """The waiter of ``future`` was cancelled: give back its place, or its slot (granted
+        at ``host``, the waiter's)."""
         if future.done() and not future.cancelled():
             name = future.result()
             if name not in (GONE, COOLED):
-                self.release(name)
+                self.release(name, host)
         else:
             future.cancel()
             self.waiting -= 1
@@ -241,7 +314,7 @@ class Dispatcher:
             if name is None:
                 name = GONE
             else:
-                self._take(name)
+                self._take(name, waiter)
             _grant(waiter, name)
             if self.total >= limit and not self.cooling_until:
                 break  # nothing more to grant, and no retry to send away
@@ -273,113 +346,6 @@ class Dispatcher:
         for heap in self._groups.values():
             heap[:] = [(self.key(w), seq, w) for _, seq, w in heap]
             heapify(heap)
-
-    # -- failures, the host breaker and cooldown ------------------------------------------
-
-    def trip(self, reason: str) -> None:
-        """The engine's host refused a connection: fail every model's tasks for a while.
-
-        One breaker for the dispatcher's engine (all its models share one host): for
-        ``cooldown_s`` new requests get :data:`GONE` at once and waiting tasks are sent
-        away, instead of each task waiting out its own model's cooldown. ``reason`` is the
-        one clear message their results carry (:meth:`broken`).
-        """
-        cooldown = self.profile.settings.cooldown_s
-        if cooldown <= 0:
-            return
-        loop = asyncio.get_running_loop()
-        was_open = self.broken() is not None
-        self._broken_loop = loop
-        self._broken_until = loop.time() + cooldown
-        self._broken_reason = reason
-        if not was_open:
-            logger.warning(
-                "the engine's host refuses connections (%s); failing its tasks for %gs",
-                reason,
-                cooldown,
-            )
-        if self.waiting:
-            self.dispatch()
-
-    def broken(self) -> str | None:
-        """Why the host breaker is open now (see :meth:`trip`), or ``None``."""
-        if not self._broken_until:
-            return None
-        loop = asyncio.get_running_loop()
-        if loop is self._broken_loop and loop.time() < self._broken_until:
-            return self._broken_reason
-        self._broken_until = 0.0
-        return None
-
-    def outcome(self, name: str, ok: bool) -> None:
-        """Count a model's consecutive failures; after ``cooldown_failures`` cool it down.
-
-        A cooled model is not chosen for ``cooldown_s``; a dispatch runs when it ends, so a
-        task waiting only for that model goes on then.
-        """
-        if ok:
-            if self._failures:
-                self._failures.pop(name, None)
-            return
-        count = self._failures.get(name, 0) + 1
-        settings = self.profile.settings
-        if count < settings.cooldown_failures:
-            self._failures[name] = count
-            return
-        self._failures.pop(name, None)
-        if settings.cooldown_s <= 0:
-            return
-        loop = asyncio.get_running_loop()
-        until = loop.time() + settings.cooldown_s
-        self._cooling_loop = loop
-        self.cooling_until[name] = until
-        loop.call_at(until, self._end_cooldown, name, until)
-        if self.waiting:
-            self.dispatch()  # retries waiting for this model move on now
-        logger.warning(
-            "model %s failed %d times in a row; not choosing it for %gs",
-            name,
-            count,
-            settings.cooldown_s,
-        )
-
-    def _end_cooldown(self, name: str, until: float) -> None:
-        # A timer may fire a clock tick early, so end the cooldown here rather than by
-        # comparing times in _free.
-        if self.cooling_until.get(name) == until:
-            del self.cooling_until[name]
-        if self.waiting:
-            self.dispatch()
-
-    def cooling(self, name: str) -> bool:
-        """Whether ``name`` is cooling down now."""
-        if not self.cooling_until:
-            return False
-        until = self.cooling_until.get(name)
-        if until is None:
-            return False
-        loop = asyncio.get_running_loop()
-        if loop is not self._cooling_loop:
-            self._move_cooldowns(loop)
-            if name not in self.cooling_until:
-                return False
-        if until > loop.time():
-            return True
-        del self.cooling_until[name]
-        return False
-
-    def _move_cooldowns(self, loop: asyncio.AbstractEventLoop) -> None:
-        # Another event loop (a later run_sync): the old loop's wake-up timers died with it.
-        # Cooldowns that still make sense on this loop's clock get new timers; the rest
-        # (a fresh virtual clock, say) are forgiven.
-        self._cooling_loop = loop
-        now = loop.time()
-        longest = self.profile.settings.cooldown_s
-        for name, until in list(self.cooling_until.items()):
-            if now < until <= now + longest:
-                loop.call_at(until, self._end_cooldown, name, until)
-            else:
-                del self.cooling_until[name]
 
 
 def _gone(waiter: Waiter) -> bool:

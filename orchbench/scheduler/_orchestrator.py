@@ -302,7 +302,7 @@ class Orchestrator:
             asyncio.get_running_loop().time() - job.enqueued_at,
             answer.text if answer is not None else "",
             quality,
-            None if ok else failure_message(job, self._dispatcher.broken()),
+            None if ok else failure_message(job, self._dispatcher.broken_for(job.names)),
             answer.timings if answer is not None else None,
             job.records,
         )

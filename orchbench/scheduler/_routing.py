@@ -11,6 +11,7 @@ Pure functions over the live profile data, so each rule is tested on its own:
   simple → fast), then higher ``priority``, then measured speed (faster first).
 - :func:`choose`: the best free candidate, logging the decision and why at DEBUG on the
   ``orchbench`` logger.
+- :func:`place`: which deployment (host) of a granted model serves the request.
 - :class:`SpeedTracker`: the measured speed, an exponentially weighted moving average of
   each model's response time.
 """
@@ -22,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 from orchbench.config import Complexity, ModelConfig, ModelTier, Route, TaskType
+from orchbench.scheduler._health import deployment_key
 
 logger = logging.getLogger("orchbench")
 
@@ -171,6 +173,30 @@ def _log_decision(
         "; ".join(describe(c) for c in free),
         ", ".join(busy) or "none",
     )
+
+
+def place(model: str, free: Sequence[tuple[str, int]], speeds: Mapping[str, float]) -> str:
+    """The host to send a request for ``model`` to, among its free deployments.
+
+    ``free`` holds each free deployment's host and free slots; the one with the most free
+    slots wins (least busy), then the fastest measured (``speeds`` by
+    :func:`~orchbench.scheduler._health.deployment_key`; unmeasured counts as the mean),
+    then the first listed.
+
+    >>> place("m", [("a", 1), ("b", 2)], {})
+    'b'
+    >>> place("m", [("a", 1), ("b", 1)], {"m\x00a": 2.0, "m\x00b": 1.0})
+    'b'
+    """
+    if len(free) == 1:
+        return free[0][0]
+    known = [speeds[k] for h, _ in free if (k := deployment_key(model, h)) in speeds]
+    neutral = sum(known) / len(known) if known else 0.0
+
+    def key(entry: tuple[str, int]) -> tuple[int, float]:
+        return -entry[1], speeds.get(deployment_key(model, entry[0]), neutral)
+
+    return min(free, key=key)[0]
 
 
 class SpeedTracker:

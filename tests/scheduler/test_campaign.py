@@ -1,13 +1,15 @@
 """A randomized fault campaign on the virtual clock: 500 seeds, every contract checked each time.
 
 Each seed draws a profile (1-4 models, limits, a global cap, retries, cooldowns, timeouts,
-escalation), a task mix, live limit changes, cancellations of whole batches and of single
-tasks, and a chaos engine (a fake, no model runs) whose calls hang past the timeout, raise
-``BackendBusy``, ``BackendUnavailable``, ``ModelNotFound``, server errors or exceptions that
-are not ``BackendError``, or answer with nonsense timings; the scorer fails now and then.
+escalation; in about half the seeds the models are served by 1-3 deployments on hosts
+h0-h2, each with its own limit), a task mix, live limit changes, cancellations of whole
+batches and of single tasks, and a chaos engine (a fake, no model runs) whose calls hang
+past the timeout, raise ``BackendBusy``, ``BackendUnavailable``, ``ModelNotFound``, server
+errors or exceptions that are not ``BackendError``, or answer with nonsense timings; the
+scorer fails now and then.
 After each seed: no result lost or duplicated, nothing hung (a virtual-time bound), no limit
-ever exceeded *as counted inside the engine* at the moment a call started, every slot given
-back, and a fresh task still gets served.
+ever exceeded *as counted inside the engine* at the moment a call started (per model, per
+deployment and overall), every slot given back, and a fresh task still gets served.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class ChaosEngine:
     healthy: bool = False
     name: str = "chaos"
     in_flight: dict[str, int] = field(default_factory=dict)
+    deployed: dict[tuple[str, str], int] = field(default_factory=dict)
     total: int = 0
     breaches: list[str] = field(default_factory=list)
     calls: int = 0
@@ -61,6 +64,9 @@ class ChaosEngine:
             self.breaches.append(
                 f"total {self.total} > {self.profile.settings.max_concurrent_tasks}"
             )
+        where = (model_name, request.host)
+        self.deployed[where] = self.deployed.get(where, 0) + 1
+        self._check_deployment(live, request.host, self.deployed[where])
         fault = (
             "ok" if self.healthy or self.rng.random() > self.fault_rate else self.rng.choice(FAULTS)
         )
@@ -71,8 +77,21 @@ class ChaosEngine:
                 await asyncio.sleep(self.rng.choice([0.0, 0.001, 0.01, 0.05]))
         finally:
             self.in_flight[model_name] -= 1
+            self.deployed[where] -= 1
             self.total -= 1
         return _answer(fault, request)
+
+    def _check_deployment(self, live: object, host: str, count: int) -> None:
+        deployments = getattr(live, "deployments", None) or []
+        if not host:
+            if deployments:
+                self.breaches.append("a request for a model with deployments had no host")
+            return
+        limits = [d.concurrent_limit for d in deployments if d.host == host]
+        if not limits:
+            self.breaches.append(f"request sent to {host}, no deployment of its model there")
+        elif count > limits[0]:
+            self.breaches.append(f"deployment on {host}: {count} > {limits[0]}")
 
     async def list_models(self) -> list[str]:
         return list(self.profile.models)
@@ -116,6 +135,7 @@ def _profile(rng: random.Random) -> Profile:
             rng.shuffle(able)
             cut = rng.randint(1, len(able))
             routing[task_type] = {"primary": able[:cut], "fallback": able[cut:]}
+    _deploy(models, random.Random(rng.random()))
     return make_profile(
         models, routing,
         max_concurrent_tasks=rng.randint(1, 6), retry_attempts=rng.randint(1, 3),
@@ -123,6 +143,15 @@ def _profile(rng: random.Random) -> Profile:
         cooldown_s=rng.choice([0.0, 0.2, 1.0]), default_timeout=rng.choice([0.2, 0.5, 1.0]),
         escalate_on_low_quality=rng.random() < 0.3, quality_threshold=rng.random(),
     )  # fmt: skip
+
+
+def _deploy(models: dict[str, dict[str, object]], rng: random.Random) -> None:
+    # About half the seeds: each model on 1-3 of hosts h0-h2, each with its own limit.
+    if rng.random() < 0.5:
+        return
+    for table in models.values():
+        hosts = rng.sample(["h0:11434", "h1:11434", "h2:11434"], rng.randint(1, 3))
+        table["deployments"] = [{"host": h, "concurrent_limit": rng.randint(1, 3)} for h in hosts]
 
 
 def _scorer(rng: random.Random):  # type: ignore[no-untyped-def]
@@ -137,8 +166,11 @@ def _scorer(rng: random.Random):  # type: ignore[no-untyped-def]
 async def _chaos_limits(profile: Profile, rng: random.Random, stop: asyncio.Event) -> None:
     while not stop.is_set():
         await asyncio.sleep(rng.choice([0.0, 0.001, 0.02, 0.1]))
+        chosen = rng.choice(list(profile.models.values()))
         if rng.random() < 0.5:
-            rng.choice(list(profile.models.values())).concurrent_limit = rng.randint(1, 4)
+            chosen.concurrent_limit = rng.randint(1, 4)
+        elif chosen.deployments and rng.random() < 0.5:
+            rng.choice(chosen.deployments).concurrent_limit = rng.randint(1, 3)
         else:
             profile.settings.max_concurrent_tasks = rng.randint(1, 6)
 
@@ -209,6 +241,8 @@ def _check_released(orch: Orchestrator, engine: ChaosEngine) -> list[str]:
     if dispatcher.total or any(dispatcher.in_flight.values()) or dispatcher.waiting:
         problems.append(f"slots not given back: in_flight={dispatcher.in_flight} "
                         f"total={dispatcher.total} waiting={dispatcher.waiting}")  # fmt: skip
+    if any(dispatcher.deployed.values()):
+        problems.append(f"deployment slots not given back: {dispatcher.deployed}")
     if engine.total or any(engine.in_flight.values()):
         problems.append(f"engine still busy: {engine.in_flight}")
     return problems
