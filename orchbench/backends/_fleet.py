@@ -12,7 +12,8 @@ server settings and swaps. Host ``""`` is the profile's own host, serving the mo
 without deployments.
 
 The fleet states its capabilities from its members: measured only if every host's engine
-is, on the virtual clock if any is (a fleet mixes no simulated and real hosts).
+is, on the virtual clock if any is (a fleet mixes no simulated and real hosts), and each
+optional one (``model_source``, ``ollama_api``, ...) that all of them state alike.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ from orchbench.config import BackendSpec, HostSpec, ModelConfig, Profile
 from orchbench.engine import Backend, GenerateRequest, GenerateResult, engine_measured
 from orchbench.errors import BackendUnavailable, ConfigError
 
+SHARED_CAPABILITIES = (
+    "display_name", "model_source", "ollama_api", "runs_instances",
+    "prompt_time_includes_first_token",
+)  # fmt: skip
+"""Optional capabilities (:mod:`orchbench.engine`) a fleet states when all its hosts agree."""
 MakeOne = Callable[[str, "str | None", Profile], Backend]
 """``make(kind, host, profile)``: one host's engine (the registry's builder)."""
 
@@ -116,11 +122,14 @@ class FleetBackend:
         if virtual and not all(bool(getattr(e, "virtual_clock", False)) for e in members):
             raise ConfigError("a fleet cannot mix simulated and real hosts; use one backend")
         streams = all(bool(getattr(e, "streams_tokens", False)) for e in members)
-        kind = type(
-            "FleetBackend",
-            (cls,),
-            {"measured": measured, "virtual_clock": virtual, "streams_tokens": streams},
-        )
+        stated: dict[str, object] = {
+            "measured": measured, "virtual_clock": virtual, "streams_tokens": streams
+        }  # fmt: skip
+        for capability in SHARED_CAPABILITIES:  # stated when every host's engine agrees
+            values = {repr(getattr(e, capability, None)) for e in members}
+            if len(values) == 1 and hasattr(members[0], capability):
+                stated[capability] = getattr(members[0], capability)
+        kind = type("FleetBackend", (cls,), stated)
         fleet: FleetBackend = kind(engines)
         return fleet
 
