@@ -1,8 +1,9 @@
 """Figures along the run's clock: the per-lane timeline and utilisation over time.
 
-The timeline is the picture of what the scheduler did: one lane per model (per engine
-instance where the engine reports one), each attempt a thin queue-wait bar followed by
-a thick running bar, failures hatched and crossed, retries and fallbacks drawn as arrows.
+The timeline is the picture of what the scheduler did: one lane per model (per host of a
+fleet, labelled ``model @ host``; per engine instance where the engine reports one), each
+attempt a thin queue-wait bar followed by a thick running bar, failures hatched and
+crossed, retries and fallbacks drawn as arrows.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ def _number(value: Any) -> float | None:
 
 def _lane(row: dict[str, Any]) -> tuple[str, int | None]:
     instance = _number(row.get("instance"))
-    return str(row["model"]), None if instance is None else int(instance)
+    host = row.get("host")
+    name = f"{row['model']} @ {host}" if isinstance(host, str) and host else str(row["model"])
+    return name, None if instance is None else int(instance)
 
 
 def _lane_label(lane: tuple[str, int | None]) -> str:
@@ -142,7 +145,11 @@ def timeline_figure(run: RunData, mode: str, repeat: int | None = None) -> Figur
     lanes: dict[tuple[str, int | None], list[_Bar]] = {}
     for bar in bars:
         lanes.setdefault(_lane(bar.row), []).append(bar)
-    keys = sorted(lanes, key=lambda k: (order.get(k[0], len(order)), -1 if k[1] is None else k[1]))
+    keys = sorted(
+        lanes,
+        key=lambda k: (order.get(k[0].split(" @ ")[0], len(order)), k[0],
+                       -1 if k[1] is None else k[1]),
+    )  # fmt: skip
     ticks, offset, queue_rows = _layout(keys, lanes)
     labels = [_lane_label(key) for key in keys]
     fig = new_figure(12, max(3.2, 1.6 + 0.32 * offset))
