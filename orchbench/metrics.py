@@ -63,6 +63,13 @@ _ALL = (
     Metric("tasks", "Tasks", "tasks", "tasks in a mode run (or served by a model)"),
     Metric("tasks_per_s", "Tasks / s", "tasks/s", "tasks of a mode ÷ its total time", True),
     Metric(
+        "offered_rate",
+        "Offered tasks / s",
+        "tasks/s",
+        "arrival rate a --load rate run or a sweep's rate point asked for (tasks/s achieved: "
+        "tasks_per_s)",
+    ),
+    Metric(
         "completion_tokens",
         "Completion tokens",
         "tokens",

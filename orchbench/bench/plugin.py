@@ -17,9 +17,11 @@ Options: ``--orchbench-profile`` (default ``embedded``), ``--orchbench-backend``
 ``--orchbench-repeat`` (5, as ``orchbench run``), ``--orchbench-seed``, ``--orchbench-warmup``,
 ``--orchbench-mode``
 (``compare``/``models``/``all``), ``--orchbench-max-failed`` (0.1: the share of a mode
-run's tasks that may fail before the run's status is ``failed``), ``--orchbench-out``
-(``results``), ``--orchbench-host`` (the server URL for ``ollama``/``openai``; default
-the profile's).
+run's tasks that may fail before the run's status is ``failed``), the load pattern
+(``--orchbench-load`` batch / rate / concurrency / sweep with ``--orchbench-rate``,
+``-burstiness``, ``-duration``, ``-tasks``, ``-concurrency``, ``-sweep-points``;
+:mod:`orchbench.bench.plugin_load`), ``--orchbench-out`` (``results``), ``--orchbench-host``
+(the server URL for ``ollama``/``openai``; default the profile's).
 
 Hooks (:mod:`orchbench.bench.hookspec`): ``pytest_orchbench_make_backend(profile, kind,
 host)`` builds the engine the fixtures use; a ``conftest.py`` implements it to run the
@@ -46,6 +48,7 @@ import pytest
 from orchbench.bench.stats import DEFAULT_REPEAT
 
 if TYPE_CHECKING:
+    from orchbench.bench.load import LoadSpec
     from orchbench.bench.outcome import BenchResult
     from orchbench.bench.session import BenchObserver
     from orchbench.bench.workload import Workload
@@ -79,6 +82,8 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Add the ``--orchbench-*`` options."""
+    from orchbench.bench.plugin_load import add_load_options
+
     group = parser.getgroup("orchbench", "orchbench benchmark suites")
     group.addoption(
         "--orchbench-profile",
@@ -132,6 +137,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="MODE",
         help="compare (sequential vs parallel), models (each alone) or all",
     )
+    add_load_options(group)
     group.addoption(
         "--orchbench-max-failed",
         type=float,
@@ -155,13 +161,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the marker; check that ``--orchbench-run-dir`` names one suite's folder."""
+    """Register the marker; check that ``--orchbench-run-dir`` names one suite's folder and
+    that the load options make sense."""
+    from orchbench.bench.plugin_load import load_from_options
+    from orchbench.errors import ConfigError
+
     config.addinivalue_line(
         "markers", "orchbench(suite): run this benchmark test on the named suite only"
     )
     suites = config.getoption("orchbench_suite") or []
     if config.getoption("orchbench_run_dir") and len(suites) > 1:
         raise pytest.UsageError("--orchbench-run-dir takes one --orchbench-suite, not several")
+    try:
+        load_from_options(config)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc).replace("--", "--orchbench-", 1)) from None
 
 
 def _selected_suites(config: pytest.Config) -> list[str] | None:
@@ -316,6 +330,7 @@ def bench_run(
         host=config.getoption("orchbench_host"),
         observer=_observer(config),
         **_max_failed(config),
+        load=_load(config),
     )
     try:
         result = session.run()
@@ -329,6 +344,12 @@ def bench_run(
 def _max_failed(config: pytest.Config) -> dict[str, float]:
     value = config.getoption("orchbench_max_failed")
     return {} if value is None else {"max_failed": value}
+
+
+def _load(config: pytest.Config) -> LoadSpec:
+    from orchbench.bench.plugin_load import load_from_options
+
+    return load_from_options(config)
 
 
 def _path_or_none(value: str | None) -> Path | None:

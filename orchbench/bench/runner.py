@@ -28,6 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchbench.bench.aggregate import aggregate
+from orchbench.bench.drive import drive, service_s, tasks_for
+from orchbench.bench.load import LoadSpec
+from orchbench.bench.workflow import workflow_stats
 from orchbench.bench.workload import Workload
 from orchbench.config import Complexity, Profile, Route, TaskType
 from orchbench.engine import Backend
@@ -58,6 +61,13 @@ class ModeRun:
     """The mode's orchestrator's :meth:`get_model_recommendations`."""
     load_s: dict[str, float] = field(default_factory=dict)
     """Load seconds per model measured by the warm-up before this run (empty: none)."""
+    points: list[dict[str, Any]] = field(default_factory=list)
+    """Concurrency / sweep runs: one entry per point (its fields and aggregates), in the
+    order shown (results hold the points' results one point after the other)."""
+    task_points: list[str] = field(default_factory=list)
+    """``task_points[i]``: the point ``results[i]`` ran in (empty: a single-point run)."""
+    workflow: dict[str, Any] = field(default_factory=dict)
+    """A workflow's makespan, critical path and gain factors (:mod:`orchbench.bench.workflow`)."""
 
 
 def modes_for(profile: Profile, which: str) -> list[str]:
@@ -118,6 +128,7 @@ async def run_mode(
     repeat: int = 0,
     listener: Callable[[Any], None] | None = None,
     scorer: Scorer | None = None,
+    load: LoadSpec | None = None,
 ) -> ModeRun:
     """Run every task of ``workload`` once in ``mode`` on ``backend``; never closes it.
 
@@ -125,31 +136,43 @@ async def run_mode(
     records and speed estimates start clean) over the shared ``backend`` (so loaded
     models stay loaded between modes). ``listener`` receives the scheduler's events;
     ``scorer`` replaces the quality scorer (e.g. a constant where answers are not judged).
+    ``load`` is the load pattern (:mod:`orchbench.bench.load`; default: a batch); in a
+    workflow (tasks with ``after``) each task is submitted once its dependencies end
+    (:mod:`orchbench.bench.workflow`) and a feature is what arrives
+    (:mod:`orchbench.bench.drive`).
     """
     import asyncio
 
     from orchbench.scheduler import Orchestrator
 
+    spec = load or LoadSpec()
+    tasks = tasks_for(workload, spec)
     shaped = profile_for_mode(profile, mode)
     orchestrator = Orchestrator(shaped, backend, scorer=scorer)
     if listener is not None:
         orchestrator.add_listener(listener)
     loop = asyncio.get_running_loop()
     start = loop.time()
-    results = list(await orchestrator.execute_parallel_tasks(workload.tasks))
+    driven = await drive(orchestrator, tasks, spec)
     wall_s = loop.time() - start
     records = list(orchestrator.records)
-    return ModeRun(
-        mode=mode,
-        repeat=repeat,
-        results=results,
-        records=records,
-        wall_s=wall_s,
-        aggregates=aggregate(results, records, wall_s),
-        task_names=[t.name or f"task-{i}" for i, t in enumerate(workload.tasks)],
-        performance_report=orchestrator.get_performance_report(),
-        recommendations=orchestrator.get_model_recommendations(),
-    )
+    names = [t.name or f"task-{i}" for i, t in enumerate(tasks.tasks)]
+    run = ModeRun(mode, repeat, driven.results, records, wall_s, task_names=names)
+    run.aggregates = aggregate(run.results, records, wall_s)
+    for point in driven.points:
+        point_records = records[point.first_record : point.end_record]
+        entry = {**point.point.to_dict(), **aggregate(point.results, point_records, point.wall_s)}
+        if point.point.rate is not None and point.units:  # a workflow's unit is a feature
+            entry["offered_rate"] = point.point.rate * len(point.results) / point.units
+        run.points.append(entry)
+        run.task_points.extend(point.point.label for _ in point.results)
+    run.task_names = names * max(1, len(run.points))
+    if tasks.is_workflow and not driven.points:
+        durations = [service_s(r) for r in run.results]
+        run.workflow = {"makespan_s": wall_s, **workflow_stats(names, tasks.after, durations)}
+    run.performance_report = orchestrator.get_performance_report()
+    run.recommendations = orchestrator.get_model_recommendations()
+    return run
 
 
 async def warm_up(
@@ -181,6 +204,7 @@ async def measure_configuration(
     repeat: int = 0,
     listener: Callable[[Any], None] | None = None,
     scorer: Scorer | None = None,
+    load: LoadSpec | None = None,
 ) -> ModeRun:
     """The one measurement path: warm up, run ``workload`` in ``mode``, take the makespan.
 
@@ -189,6 +213,7 @@ async def measure_configuration(
     and ``ModeRun.load_s`` the load seconds measured. A caller that warms up once for
     several runs (the bench session, alternating modes) passes ``warmup=False`` after the
     first. Runs on whatever loop is running: the virtual clock for the simulator.
+    ``load`` is the load pattern (see :func:`run_mode`).
     """
     load_s: dict[str, float] = {}
     if warmup:
@@ -196,7 +221,14 @@ async def measure_configuration(
             profile, backend, workload.tasks[: max(0, warmup_tasks)], scorer=scorer
         )
     run = await run_mode(
-        profile, backend, workload, mode, repeat=repeat, listener=listener, scorer=scorer
+        profile,
+        backend,
+        workload,
+        mode,
+        repeat=repeat,
+        listener=listener,
+        scorer=scorer,
+        load=load,
     )
     run.load_s = load_s
     return run

@@ -34,9 +34,12 @@ from typing import Any
 
 from orchbench.bench import runner
 from orchbench.bench.availability import warm_up_available
+from orchbench.bench.drive import tasks_for
+from orchbench.bench.load import LoadSpec, load_points
 from orchbench.bench.outcome import BenchResult, model_stats
 from orchbench.bench.runner import COMPARE_MODES, ModeRun, profile_for_mode, speedup
 from orchbench.bench.store import SCHEMA, RunStore, new_run_dir
+from orchbench.bench.workflow import workflow_summary
 from orchbench.bench.workload import Workload
 from orchbench.config import Profile
 from orchbench.engine import Backend
@@ -104,6 +107,7 @@ class BenchSession:
         observer: BenchObserver | None = None,
         sample_interval_s: float = 0.5,
         max_failed: float = DEFAULT_MAX_FAILED,
+        load: LoadSpec | None = None,
     ) -> None:
         if not 0 <= max_failed <= 1:
             raise ConfigError(
@@ -116,6 +120,9 @@ class BenchSession:
         self.repeat = repeat
         self.warmup = warmup
         self.modes = list(modes)
+        self.load = load or LoadSpec()
+        # Timed tasks per mode run (a bad --tasks / --duration for the suite fails here).
+        self.tasks_per_run = len(tasks_for(workload, self.load).tasks) * self.load.point_count
         for mode in self.modes:
             profile_for_mode(profile, mode)  # validates the mode before any work
         self.backend = backend
@@ -193,7 +200,7 @@ class BenchSession:
                 return
             # A model that did not load has no mode of its own.
             modes = [m for m in self.modes if _mode_model(m) in (None, *profile.models)]
-            self.observer.run_started(self, len(self.workload.tasks) * len(modes) * self.repeat)
+            self.observer.run_started(self, self.tasks_per_run * len(modes) * self.repeat)
             for repeat in range(self.repeat):
                 for mode in modes:
                     if not await self._run_one(profile, backend, mode, repeat):
@@ -204,7 +211,7 @@ class BenchSession:
 
     async def _run_one(self, profile: Profile, backend: Backend, mode: str, repeat: int) -> bool:
         """Run one mode once and store it; False when it failed too many tasks (stop)."""
-        self.observer.mode_started(mode, repeat, len(self.workload.tasks))
+        self.observer.mode_started(mode, repeat, self.tasks_per_run)
         # Warmed up once above for every mode: the modes alternate on one engine.
         run = await runner.measure_configuration(
             profile,
@@ -214,6 +221,7 @@ class BenchSession:
             warmup=False,
             repeat=repeat,
             listener=self.observer.event,
+            load=self.load,
         )
         self.runs[mode].append(run)
         failures, tasks = run.aggregates["failures"], run.aggregates["tasks"]
@@ -296,6 +304,9 @@ class BenchSession:
             "max_failed": self.max_failed,
             "sandbox": self._sandbox,
             "modes": modes,
+            "load": self.load.to_dict(),
+            **({"points": load_points(self.runs)} if self.load.has_points else {}),
+            **({"workflow": workflow_summary(self.runs)} if self.workload.is_workflow else {}),
             "speedup": self._speedup(status),
             "seed": self.profile.settings.seed,
             "noise": self._sampler.noise() if self._sampler is not None else None,

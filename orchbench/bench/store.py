@@ -74,12 +74,15 @@ class RunStore:
         """Append one finished mode run's attempts and task results."""
         names = dict(enumerate(run.task_names))
         by_task = {result.task_id: names.get(i) for i, result in enumerate(run.results)}
+        points = dict(enumerate(run.task_points))  # concurrency / sweep: the point of each
+        point_of = {result.task_id: points.get(i) for i, result in enumerate(run.results)}
         records = [
             {
                 **rec.to_dict(),
                 "mode": run.mode,
                 "repeat": run.repeat,
                 "task_name": by_task.get(rec.task_id),
+                **({"point": point_of.get(rec.task_id)} if points else {}),
             }
             for rec in run.records
         ]
@@ -89,6 +92,7 @@ class RunStore:
                 "repeat": run.repeat,
                 "task_id": result.task_id,
                 "task_name": names.get(i),
+                **({"point": points.get(i)} if points else {}),
                 "task_type": result.task_type.value,
                 "complexity": result.complexity.value,
                 "model_name": result.model_name,

@@ -152,6 +152,28 @@ def model_table(summary: dict[str, Any]) -> Table | None:
     return table
 
 
+_POINT_COLUMNS = ("tasks_per_s", "tokens_per_s", "p50_latency_s", "p95_latency_s",
+                  "mean_ttft_s", "failures")  # fmt: skip
+
+
+def points_table(summary: dict[str, Any]) -> Table | None:
+    """One row per mode and point of a concurrency or sweep run (``summary["points"]``)."""
+    points = summary.get("points") or []
+    if not points:
+        return None
+    kind = (summary.get("load") or {}).get("kind", "?")
+    table = Table(title=f"--load {kind}: one row per point (median of repeats)",
+                  title_justify="left")  # fmt: skip
+    table.add_column("Mode", no_wrap=True)
+    table.add_column("Point", no_wrap=True)
+    for key in ("offered_rate", *_POINT_COLUMNS):
+        table.add_column(METRICS[key].label, justify="right")
+    for entry in points:
+        cells = [_FORMATS[key](entry.get(key)) for key in _POINT_COLUMNS]
+        table.add_row(entry["mode"], entry["point"], _rate(entry.get("offered_rate")), *cells)
+    return table
+
+
 def render(summary: dict[str, Any]) -> Group:
     """Everything worth printing for one run, as one renderable.
 
@@ -166,6 +188,9 @@ def render(summary: dict[str, Any]) -> Group:
     line = speedup_line(summary)
     if line is not None:
         parts.append(line)
+    points = points_table(summary)
+    if points is not None:
+        parts += [points, origin]
     models = model_table(summary)
     if models is not None:
         parts += [models, origin]

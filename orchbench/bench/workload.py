@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from orchbench.bench.workflow import Dependency, resolve
 from orchbench.config import Complexity, Profile, TaskType
 from orchbench.errors import SuiteError
 from orchbench.profiles import format_validation_error, read_toml
@@ -66,6 +67,7 @@ class _TaskFile(BaseModel):
     language: str | None = None
     stop: list[str] = Field(default_factory=list)
     prompt_style: Literal["chat", "completion"] | None = None
+    after: list[str] = Field(default_factory=list)
 
 
 class _SuiteFile(BaseModel):
@@ -98,7 +100,8 @@ class Workload:
 
     ``tasks`` is the full list submitted in one mode run (``repeat`` already applied);
     ``prompt_style`` is ``"chat"``, ``"completion"`` or ``"mixed"`` (each task's own
-    ``TaskSpec.prompt_style`` says).
+    ``TaskSpec.prompt_style`` says). ``after[i]`` lists the tasks task ``i`` waits for
+    (empty for every task of a suite without dependencies; see :mod:`orchbench.bench.workflow`).
     """
 
     name: str
@@ -106,6 +109,16 @@ class Workload:
     prompt_style: str
     tasks: tuple[TaskSpec, ...]
     source: Path | None = None
+    after: tuple[tuple[Dependency, ...], ...] = ()
+
+    @property
+    def is_workflow(self) -> bool:
+        """Whether some task waits for another (``after``)."""
+        return any(self.after)
+
+    def dependencies(self) -> tuple[tuple[Dependency, ...], ...]:
+        """``after`` with one (possibly empty) entry per task."""
+        return self.after or tuple(() for _ in self.tasks)
 
     def scaled(self, n_tasks: int) -> Workload:
         """A workload of exactly ``n_tasks`` tasks, cycling through this one's tasks.
@@ -115,13 +128,22 @@ class Workload:
         """
         if n_tasks < 1:
             raise SuiteError(f"suite {self.name!r}: cannot scale to {n_tasks} tasks (need >= 1)")
-        base = self.tasks
-        tasks = []
+        base, deps = self.tasks, self.dependencies()
+        tasks, after = [], []
         for i in range(n_tasks):
             task = base[i % len(base)]
             lap = i // len(base)
             tasks.append(replace(task, name=f"{task.name}#{lap}") if lap else task)
-        return replace(self, tasks=tuple(tasks))
+            shift = lap * len(base)
+            # A cut last lap may lose a dependency of a task it keeps: refused below.
+            after.append(tuple(replace(d, index=d.index + shift) for d in deps[i % len(base)]))
+        if any(d.index >= n_tasks for ds in after for d in ds):
+            raise SuiteError(
+                f"suite {self.name!r}: cannot cut a workflow to {n_tasks} tasks (a task would "
+                "lose a task it waits for); give a multiple of its "
+                f"{len(base)} tasks"
+            )
+        return replace(self, tasks=tuple(tasks), after=tuple(after) if self.is_workflow else ())
 
     def task_types(self) -> list[TaskType]:
         """The task types this workload uses, in first-seen order."""
@@ -220,6 +242,7 @@ def workload_from_dict(
     except ValidationError as exc:
         raise SuiteError(_suite_error_text(where, exc)) from None
     specs: list[TaskSpec] = []
+    waits: list[list[str]] = []
     problems: list[str] = []
     for index, entry in enumerate(suite.tasks):
         if not isinstance(entry, dict):
@@ -237,13 +260,27 @@ def workload_from_dict(
             )
             continue
         specs.append(_to_spec(task, index, suite.prompt_style))
+        waits.append(task.after)
     if problems:
         raise SuiteError("\n".join(problems))
     names = [s.name for s in specs]
     duplicates = sorted({n for n in names if names.count(n) > 1 and n is not None})
     if duplicates:
         raise SuiteError(f"{where}: field 'tasks.name': duplicate task names {duplicates}")
-    workload = Workload(suite.name, suite.description, suite.prompt_style, tuple(specs), source)
+    after = resolve(
+        [s.name or "" for s in specs],
+        waits,
+        [s.prompt for s in specs],
+        where,
+    )
+    workload = Workload(
+        suite.name,
+        suite.description,
+        suite.prompt_style,
+        tuple(specs),
+        source,
+        after if any(after) else (),
+    )
     laps = repeat if repeat is not None else suite.repeat
     return workload.scaled(len(specs) * laps) if laps != 1 else workload
 

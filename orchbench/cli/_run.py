@@ -153,6 +153,25 @@ def run(
             help="Share of a mode run's tasks that may fail before the run fails (exit 3).",
         ),
     ] = DEFAULT_MAX_FAILED,
+    load: Annotated[
+        str, typer.Option(help="Load pattern: batch (all at once), rate, concurrency, sweep.")
+    ] = "batch",
+    rate: Annotated[float | None, typer.Option(help="--load rate: tasks per second.")] = None,
+    burstiness: Annotated[
+        float | None, typer.Option(help="--load rate: gamma shape of the gaps (1 = Poisson).")
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="--load rate: every arrival within this many seconds.")
+    ] = None,
+    tasks: Annotated[
+        int | None, typer.Option(help="Tasks per mode run, cycling the suite (default: its own).")
+    ] = None,
+    concurrency: Annotated[
+        str | None, typer.Option(help="--load concurrency: tasks in flight, e.g. 1,2,4,8.")
+    ] = None,
+    sweep_points: Annotated[
+        int | None, typer.Option(help="--load sweep: points, synchronous to throughput (8).")
+    ] = None,
     out: Annotated[
         Path, typer.Option(help="Folder to write into (each run makes its own folder there).")
     ] = Path("results"),
@@ -173,8 +192,12 @@ def run(
     Ctrl-C, 143 SIGTERM (the results folder is marked partial).
 
     Example: orchbench run --profile embedded --suite code-completion --repeat 5
+
+    Load patterns: orchbench run --profile rtx4090 --backend sim --load sweep
     """
     from orchbench.backends import BACKEND_KINDS, host_note, resolve_backend_kind
+    from orchbench.bench.drive import tasks_for
+    from orchbench.bench.load import load_spec
     from orchbench.bench.preflight import check_models, check_suites
     from orchbench.bench.runner import modes_for
     from orchbench.bench.store import new_run_dir
@@ -197,6 +220,14 @@ def run(
             modes_for(prof, mode)
             suites = suite or [default_suite(prof)]
             workloads = [load_suite(s) for s in suites]
+            flags: dict[str, Any] = {"rate": rate, "burstiness": burstiness}
+            flags |= {"duration": duration, "tasks": tasks, "concurrency": concurrency}
+            flags["sweep-points"] = sweep_points
+            spec = load_spec(kind=load, duration_s=duration, sweep_points=sweep_points,
+                             seed=seed, rate=rate, burstiness=burstiness, tasks=tasks,
+                             concurrency=concurrency)  # fmt: skip
+            for workload in workloads:
+                tasks_for(workload, spec)  # --tasks / --duration must suit the suite
             for warning in check_suites(prof, workloads):
                 err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
             kind, note = resolve_backend_kind(prof, backend, host=host)
@@ -207,13 +238,14 @@ def run(
             for name, workload in zip(suites, workloads, strict=True):
                 err.print(
                     f"[bold]{workload.name}[/bold] on [bold]{prof.name}[/bold] "
-                    f"({len(workload.tasks)} tasks, {mode}, {repeat} repeat(s), backend {kind}"
+                    f"({len(workload.tasks)} tasks, {mode}, --load {spec.kind}, "
+                    f"{repeat} repeat(s), backend {kind}"
                     f"{host_note(kind, host, prof)})",
                     highlight=False,
                 )
                 options: dict[str, Any] = {"profile": profile, "backend": kind, "host": host}
                 options |= {"suite": name, "repeat": repeat, "warmup": warmup, "mode": mode}
-                options |= {"seed": seed, "max-failed": max_failed}
+                options |= {"seed": seed, "max-failed": max_failed, "load": load, **flags}
                 options["run-dir"] = new_run_dir(out, prof.name, workload.name)
                 verdicts.append(_run_suite(options, verbose, console, err, report=report))
         except Terminated:
