@@ -150,7 +150,7 @@ class OllamaBackend:
         model = request.model
         if model.prompt_style == "completion":
             return await client.generate(
-                model=model.name,
+                model=model.served_name or model.name,
                 prompt=request.prompt,
                 raw=True,
                 stream=True,
@@ -158,7 +158,7 @@ class OllamaBackend:
                 keep_alive=model.keep_alive,
             )
         return await client.chat(
-            model=model.name,
+            model=model.served_name or model.name,
             messages=[{"role": "user", "content": request.prompt}],
             stream=True,
             options=self._options(request),
@@ -168,7 +168,7 @@ class OllamaBackend:
     async def generate(self, request: GenerateRequest) -> GenerateResult:
         """Stream one completion; timings come from Ollama's final chunk."""
         start = time.perf_counter()
-        ttft: float | None = None
+        times: list[float] = []
         parts: list[str] = []
         final: Any = None
         try:
@@ -179,8 +179,7 @@ class OllamaBackend:
                     async for chunk in stream:
                         piece = _chunk_text(chunk)
                         if piece:
-                            if ttft is None:
-                                ttft = time.perf_counter() - start
+                            times.append(time.perf_counter() - start)
                             parts.append(piece)
                         if chunk.done:
                             final = chunk
@@ -201,7 +200,7 @@ class OllamaBackend:
             )
         return GenerateResult(
             text="".join(parts),
-            timings=_timings(final, total, ttft),
+            timings=_timings(final, total, times),
             finish_reason=final.done_reason,
         )
 
@@ -219,7 +218,10 @@ class OllamaBackend:
         options = {"num_ctx": model.num_ctx} if model.num_ctx else None
         try:
             response = await self._get_client().generate(
-                model=model.name, prompt="", keep_alive=model.keep_alive, options=options
+                model=model.served_name or model.name,
+                prompt="",
+                keep_alive=model.keep_alive,
+                options=options,
             )
         except Exception as exc:
             raise self._map_error(exc, model.name) from exc
@@ -286,8 +288,9 @@ def _seconds(ns: int | None) -> float | None:
     return ns * _NS if ns is not None else None
 
 
-def _timings(final: Any, total_s: float, ttft_s: float | None) -> Timings:
-    """Timings from Ollama's final chunk; queue time is what its durations leave over."""
+def _timings(final: Any, total_s: float, times: list[float]) -> Timings:
+    """Timings from Ollama's final chunk; queue time is what its durations leave over.
+    ``times``: when each streamed piece (one per token) arrived."""
     load = _seconds(final.load_duration)
     prompt = _seconds(final.prompt_eval_duration)
     completion = _seconds(final.eval_duration)
@@ -299,10 +302,11 @@ def _timings(final: Any, total_s: float, ttft_s: float | None) -> Timings:
     return Timings(
         total_s=total_s,
         load_s=load,
-        ttft_s=ttft_s,
+        ttft_s=times[0] if times else None,
         prompt_tokens=final.prompt_eval_count,
         prompt_s=prompt,
         completion_tokens=final.eval_count,
         completion_s=completion,
         queue_s=queue,
+        token_times=times or None,
     )

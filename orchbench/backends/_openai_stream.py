@@ -87,8 +87,8 @@ class StreamState:
             completion_tokens=completion,
             completion_s=completion_s,
             cached_prompt_tokens=cached,
+            token_times=list(self.token_times) or None,
         )
-        _set_token_times(timings, self.token_times)
         return GenerateResult(
             text="".join(self.parts), timings=timings, finish_reason=self.finish_reason
         )
@@ -115,12 +115,6 @@ def _token_counts(
 
 def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _set_token_times(timings: Timings, times: list[float]) -> None:
-    """Per-token arrival times onto ``timings`` where :class:`Timings` has the field."""
-    if times and "token_times" in getattr(Timings, "__dataclass_fields__", {}):
-        setattr(timings, "token_times", list(times))  # noqa: B010 (field added by metrics)
 
 
 def error_detail(body: str) -> str:

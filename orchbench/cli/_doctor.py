@@ -24,9 +24,13 @@ Examples:
   orchbench doctor --profile rtx4090
 
   orchbench doctor --profile rtx4090 --host http://gpu-box:11434
+
+  orchbench doctor --profile rtx4090.tuned --no-probe
 """
 
 Status = Literal["ok", "fail", "warn", "skip"]
+PROBE = "parallelism probe"
+PROBE_TIMEOUT_S = 60.0
 _STYLE = {"ok": "[green]ok[/green]", "fail": "[red]FAIL[/red]", "warn": "[yellow]warn[/yellow]",
           "skip": "[dim]skip[/dim]"}  # fmt: skip
 
@@ -91,9 +95,17 @@ def embedded_checks(profile: Profile) -> list[Check]:
     return checks
 
 
-async def server_checks(profile: Profile, kind: str, host: str | None) -> list[Check]:
-    """Server reachable (with its version for Ollama) and each model installed."""
-    from orchbench.backends import engine_class, is_installed, make_backend, ollama_version
+async def server_checks(
+    profile: Profile,
+    kind: str,
+    host: str | None,
+    *,
+    probe: bool = False,
+    probe_timeout_s: float = PROBE_TIMEOUT_S,
+) -> list[Check]:
+    """Server reachable (with its version for Ollama) and each model installed; for Ollama
+    also what it has loaded and, with ``probe``, how many requests it runs at once."""
+    from orchbench.backends import engine_class, make_backend, ollama_version
     from orchbench.engine import display_name, speaks_ollama_api
     from orchbench.errors import BackendError
 
@@ -111,21 +123,78 @@ async def server_checks(profile: Profile, kind: str, host: str | None) -> list[C
     version = await asyncio.to_thread(ollama_version, where) if ollama_api else None
     checks = [Check(label, "ok", f"{'version ' + version + ' ' if version else ''}at {where}")]
     if version is not None:
+        checks.append(version_check(version))
         checks += await asyncio.to_thread(loaded_checks, profile, where)
-    for name in profile.models:
+    checks += model_checks(profile, installed, ollama_api)
+    if version is not None and probe:
+        checks.append(await probe_check(profile, where, installed, probe_timeout_s))
+    return checks
+
+
+def model_checks(profile: Profile, installed: list[str], ollama_api: bool) -> list[Check]:
+    """Each model of the profile installed (Ollama) or served (OpenAI-compatible)."""
+    from orchbench.backends import is_installed
+
+    checks = []
+    for name, model in profile.models.items():
+        served = model.served_name or name
         if ollama_api:
-            found = is_installed(name, installed)
+            found = is_installed(served, installed)
             advice = (
-                f"not installed: run `ollama pull {name}` "
+                f"not installed: run `ollama pull {served}` "
                 f"(or `orchbench setup --profile {profile.name}`)"
             )
         else:
-            found = name in installed
-            advice = f"not served (the server lists {', '.join(installed) or 'nothing'})"
+            found = served in installed
+            advice = (
+                f"not served (the server lists {', '.join(installed) or 'nothing'}); "
+                'if it serves it under another id, set served_name = "ID" for this model'
+            )
         checks.append(
             Check(f"model {name}", "ok" if found else "fail", "installed" if found else advice)
         )
     return checks
+
+
+def version_check(version: str) -> Check:
+    """Ollama's version against the oldest whose scheduling the profile and simulator model."""
+    from orchbench.cli._probe import MIN_VERSION, version_problem
+
+    problem = version_problem(version)
+    if problem is not None:
+        return Check("Ollama version", "warn", problem)
+    oldest = ".".join(map(str, MIN_VERSION))
+    return Check("Ollama version", "ok", f"{version} (schedules as modelled: {oldest} or later)")
+
+
+async def probe_check(profile: Profile, host: str, installed: list[str], timeout_s: float) -> Check:
+    """How many requests of one model the server runs at once, against ``num_parallel``."""
+    from orchbench.cli._console import err_console
+    from orchbench.cli._probe import probe_model, probe_parallelism
+    from orchbench.errors import BackendError
+
+    model = probe_model(profile, installed)
+    if model is None:
+        return Check(PROBE, "skip", "no model of the profile is installed")
+    expected = profile.server.num_parallel
+    count = max(2, expected + 1)
+    err_console().print(
+        f"probing {host}: {count} overlapping requests of {model.name} "
+        f"(at most {timeout_s:g} s) ...",
+        highlight=False,
+    )
+    try:
+        seen = await probe_parallelism(host, model, count, timeout_s)
+    except BackendError as exc:
+        return Check(PROBE, "warn", f"could not probe {model.name}: {exc}")
+    said = (
+        f"the server runs {seen.at_once} request(s) of {model.name} at once "
+        f"(profile assumes num_parallel={expected}; {count} sent, "
+        f"{seen.parallelism:.1f}x busy over {seen.wall_s:.1f} s)"
+    )
+    if seen.at_once == min(expected, count):
+        return Check(PROBE, "ok", said)
+    return Check(PROBE, "warn", f"{said}: the server runs with other settings")
 
 
 def loaded_checks(profile: Profile, host: str, timeout_s: float = 5.0) -> list[Check]:
@@ -233,9 +302,16 @@ def doctor_kind(profile: Profile, requested: str) -> str:
 
 
 async def run_checks(
-    profile: Profile, kind: str, host: str | None
+    profile: Profile,
+    kind: str,
+    host: str | None,
+    *,
+    probe: bool = False,
+    probe_timeout_s: float = PROBE_TIMEOUT_S,
 ) -> tuple[list[Check], list[str]]:
-    """Every check for ``profile`` on engine ``kind``, and the memory plan's notes."""
+    """Every check for ``profile`` on engine ``kind``, and the memory plan's notes (with how
+    to start Ollama with the profile's ``[server]`` when the profile or the server needs it).
+    ``probe``: measure how many requests a running Ollama serves at once."""
     from orchbench.backends import engine_class
     from orchbench.engine import model_source
 
@@ -243,14 +319,17 @@ async def run_checks(
     if source == "files":
         checks = embedded_checks(profile)
     elif source == "server":
-        checks = await server_checks(profile, kind, host)
+        checks = await server_checks(
+            profile, kind, host, probe=probe, probe_timeout_s=probe_timeout_s
+        )
     else:
         checks = [Check(f"backend {kind}", "ok", "simulated: no engine to check")]
     memory, notes = memory_checks(profile)
     static = static_checks(profile)
     from orchbench.planning import uses_server
 
-    if uses_server(profile) and any(c.status == "fail" for c in static):
+    differs = [c for c in checks if c.name in (PROBE, "max_loaded_models") and c.status == "warn"]
+    if uses_server(profile) and (differs or any(c.status == "fail" for c in static)):
         notes += server_command(profile)
     return checks + memory + static, notes
 
@@ -267,8 +346,20 @@ def register(app: typer.Typer) -> None:
             str, typer.Option(help="auto|embedded|ollama|openai|sim (auto: the profile's engine).")
         ] = "auto",
         host: Annotated[str | None, typer.Option(help="Server URL for ollama/openai.")] = None,
+        probe: Annotated[
+            bool,
+            typer.Option(
+                "--probe/--no-probe",
+                help="Measure how many requests a running Ollama serves at once "
+                "(num_parallel + 1 short requests to the smallest installed model).",
+            ),
+        ] = True,
+        probe_timeout: Annotated[
+            float, typer.Option(help="Seconds the parallelism probe may take.", min=1.0)
+        ] = PROBE_TIMEOUT_S,
     ) -> None:
-        """Check a profile: engine reachable, models installed, memory enough for them.
+        """Check a profile: engine reachable, models installed, memory enough for them; for a
+        running Ollama also its version, what it has loaded, and a short parallelism probe.
 
         Exits 1 if any check fails, and says for each failure what to run.
         """
@@ -279,7 +370,9 @@ def register(app: typer.Typer) -> None:
 
         source = load_profile(profile)
         kind = doctor_kind(source, backend)
-        checks, notes = asyncio.run(run_checks(source, kind, host))
+        checks, notes = asyncio.run(
+            run_checks(source, kind, host, probe=probe, probe_timeout_s=probe_timeout)
+        )
         console = Console()
         table = Table(title=f"orchbench doctor: profile {source.name}, backend {kind}")
         for column in ("check", "status", "detail"):

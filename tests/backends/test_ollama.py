@@ -167,6 +167,8 @@ def test_completion_uses_raw_generate_and_ollama_timings(ollama: FakeOllamaServe
     assert t.queue_s == pytest.approx(0.2)  # 1.0 total - 0.1 load - 0.2 prompt - 0.5 eval
     assert (t.prompt_tokens, t.completion_tokens) == (7, 5)
     assert t.ttft_s is not None and t.ttft_s <= t.total_s
+    assert t.token_times is not None and len(t.token_times) == len(PIECES)
+    assert t.token_times[0] == t.ttft_s
     sent = ollama.bodies[-1]
     assert sent["raw"] is True
     assert sent["options"] == {"num_predict": 16, "temperature": 0.0, "seed": 3, "stop": ["\n\n"]}

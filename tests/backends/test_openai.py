@@ -154,6 +154,8 @@ def test_completion_streams_with_usage(openai: FakeOpenAIServer):
     assert (t.prompt_tokens, t.completion_tokens) == (9, 4)
     assert t.ttft_s is not None and t.prompt_s == t.ttft_s
     assert t.completion_s == pytest.approx(t.total_s - t.ttft_s)
+    assert t.token_times is not None and len(t.token_times) == len(PIECES)
+    assert t.token_times[0] == t.ttft_s and t.token_times == sorted(t.token_times)
     sent = openai.bodies[-1]
     assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
     assert (sent["prompt"], sent["stop"], sent["seed"]) == ("def reverse_string(s):", ["\n\n"], 2)

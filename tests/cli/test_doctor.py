@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ollama_standin import FakeOllama, unused_host, write_profile
+from ollama_standin import FakeOllama, OllamaStandin, unused_host, write_profile
 
 from orchbench.cli import main
 
@@ -129,3 +129,40 @@ def test_loaded_models_spilled_or_with_another_context_are_flagged(server, tmp_p
     assert "3.0 of 8.0 GB spilled to the CPU" in out
     # write_profile sets num_ctx = 2048: a runner loaded with 8192 is not the profile's
     assert "context_length 8192, the profile expects 2048" in out
+
+
+@pytest.mark.parametrize("num_parallel", [1, 2])
+def test_the_probe_finds_the_servers_num_parallel(server, tmp_path, capsys, num_parallel):
+    standin = OllamaStandin(server, ["small:latest", "big:latest"], num_parallel=num_parallel)
+    sizes = {"small": 1.0, "big": 4.0}
+    profile = write_profile(tmp_path, standin.host, sizes, server={"num_parallel": 2})
+    assert main(["doctor", "--profile", str(profile)]) == 0
+    captured = capsys.readouterr()
+    out = " ".join(captured.out.split())
+    assert f"runs {num_parallel} request(s) of small at once" in out
+    assert "profile assumes num_parallel=2; 3 sent" in out
+    assert standin.scheduler.max_in_flight == {"small:latest": num_parallel}  # only the smallest
+    assert "probing" in captured.err and "3 overlapping requests of small" in captured.err
+    if num_parallel == 1:
+        assert "the server runs with other settings" in out
+        assert "OLLAMA_NUM_PARALLEL=2 OLLAMA_MAX_LOADED_MODELS=3" in out
+        assert 'Environment="OLLAMA_NUM_PARALLEL=2"' in out
+    else:
+        assert "start Ollama with" not in out
+
+
+def test_no_probe_sends_nothing_and_an_old_ollama_is_a_warning(server, tmp_path, capsys):
+    standin = OllamaStandin(server, ["small:latest"], version="0.9.6")
+    profile = write_profile(tmp_path, standin.host, {"small": 1.0})
+    assert main(["doctor", "--profile", str(profile), "--no-probe"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Ollama 0.9.6 is older than 0.10.0" in out and "OLLAMA_NUM_PARALLEL explicitly" in out
+    assert "parallelism probe" not in out and standin.scheduler.loads == []
+
+
+def test_overlap_counts_back_to_back_requests_as_one():
+    from orchbench.cli._probe import at_once
+
+    assert at_once([(0.0, 1.0), (1.02, 2.0), (1.98, 3.0)]) == 1  # queued, jittery ends
+    assert at_once([(0.0, 1.0), (0.1, 1.1), (0.05, 0.9), (1.0, 2.0)]) == 3
+    assert at_once([]) == 0
