@@ -9,10 +9,11 @@ timing and count comes from is :mod:`orchbench.backends._openai_stream`'s docstr
 ``served_name`` when the profile gives one (the server's id, e.g. ``--alias``).
 
 A server that aborts the stream in flight when another request arrives (llama_cpp.server's
-default ``interrupt_requests``) is detected: a stream that ends without a finish reason
-while another request to the same server started is :class:`ServerMisconfigured`, logged
-once, and every later request fails with the same message at once, so a run fails naming
-the setting instead of measuring aborted streams as a speedup.
+default ``interrupt_requests``) is detected: a stream that ends, or whose connection
+closes, without a finish reason while another request to the same server was in flight is
+:class:`ServerMisconfigured`, logged once, and every later request fails with the same
+message at once, so a run fails naming the setting instead of measuring aborted streams as a
+speedup.
 
 Errors map as for Ollama: refused connection → ``BackendUnavailable``, HTTP 404 or a
 "model ... does not exist / not found" answer → ``ModelNotFound``, HTTP 503/429 →
@@ -163,6 +164,10 @@ class OpenAIBackend:
             ) from None
         except BackendError:
             raise
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            if state.finished:
+                raise self._map_error(exc, request.model.name) from exc
+            # The connection closed mid-stream (llama_cpp.server cuts it that way).
         except Exception as exc:
             raise self._map_error(exc, request.model.name) from exc
         finally:
