@@ -111,6 +111,12 @@ _ALL = (
         "per_type_s", "Mean latency per task type", "s", f"per task type, mean {_LATENCY}", False
     ),
     Metric(
+        "per_host_requests",
+        "Requests on host",
+        "requests",
+        "per host of a fleet (a model's deployments), the attempts sent to it, retries included",
+    ),
+    Metric(
         "speedup",
         "Speedup",
         "×",

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         assemble_bundled_model,
         require_llama_cpp,
     )
+    from orchbench.backends._fleet import FleetBackend, fleet_hosts, fleet_profiles, host_profile
     from orchbench.backends._ollama import OllamaBackend, is_installed, ollama_version
     from orchbench.backends._openai import OpenAIBackend
 
@@ -63,6 +64,10 @@ _LAZY = {
     "is_installed": "orchbench.backends._ollama",
     "ollama_version": "orchbench.backends._ollama",
     "OpenAIBackend": "orchbench.backends._openai",
+    "FleetBackend": "orchbench.backends._fleet",
+    "fleet_hosts": "orchbench.backends._fleet",
+    "fleet_profiles": "orchbench.backends._fleet",
+    "host_profile": "orchbench.backends._fleet",
 }
 
 __all__ = [
@@ -74,6 +79,7 @@ __all__ = [
     "BundledModel",
     "EmbeddedBackend",
     "EngineEntry",
+    "FleetBackend",
     "HostChoice",
     "OllamaBackend",
     "OpenAIBackend",
@@ -82,7 +88,10 @@ __all__ = [
     "bundled_model",
     "describe_host",
     "engine_class",
+    "fleet_hosts",
+    "fleet_profiles",
     "host_note",
+    "host_profile",
     "is_bundled",
     "is_embedded_profile",
     "is_installed",

@@ -96,6 +96,14 @@ def on_host(model: ModelConfig, host: str) -> ModelConfig | None:
     return None
 
 
+def fleet_profiles(profile: Profile) -> list[tuple[str, Profile]]:
+    """Each host of ``profile`` and the profile as it sees it (:func:`host_profile`);
+    ``[("", profile)]`` for a one-host profile. What ``doctor`` checks host by host."""
+    if not has_fleet(profile):
+        return [("", profile)]
+    return [(name, host_profile(profile, name)) for name in fleet_hosts(profile)]
+
+
 class FleetBackend:
     """Routes each request to its host's engine (see the module docstring).
 

@@ -25,6 +25,7 @@ AGGREGATE_KEYS = (
     "mean_quality",
     "failures",
     "per_type_s",
+    "per_host_requests",
 )
 
 
@@ -45,6 +46,11 @@ def aggregate(
     per_type: dict[str, list[float]] = {}
     for result in results:
         per_type.setdefault(result.task_type.value, []).append(result.response_time)
+    per_host: dict[str, int] = {}
+    for rec in records:
+        if rec.host:
+            per_host[rec.host] = per_host.get(rec.host, 0) + 1
+    hosts = {"per_host_requests": per_host} if per_host else {}  # only a fleet has hosts
     return {
         "total_s": wall_s,
         "tasks": len(results),
@@ -58,4 +64,5 @@ def aggregate(
         "mean_quality": mean([r.quality_score if r.success else 0.0 for r in results]),
         "failures": sum(1 for r in results if not r.success),
         "per_type_s": {k: statistics.fmean(v) for k, v in per_type.items()},
+        **hosts,
     }

@@ -105,6 +105,12 @@ def mode_table(summary: dict[str, Any], modes: list[str] | None = None) -> Table
             f"{task_type} ({METRICS['mean_latency_s'].label.lower()})",
             *(_s((m.get("per_type_s") or {}).get(task_type)) for m in medians),
         )
+    hosts = dict.fromkeys(h for m in medians for h in (m.get("per_host_requests") or {}))
+    for host in hosts:  # a fleet: where the requests went
+        table.add_row(
+            f"{METRICS['per_host_requests'].label.lower()} {host}",
+            *(_n((m.get("per_host_requests") or {}).get(host, 0)) for m in medians),
+        )
     return table
 
 

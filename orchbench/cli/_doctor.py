@@ -197,6 +197,22 @@ async def probe_check(profile: Profile, host: str, installed: list[str], timeout
     return Check(PROBE, "warn", f"{said}: the server runs with other settings")
 
 
+async def fleet_checks(
+    profile: Profile, kind: str, host: str | None, *, probe: bool, probe_timeout_s: float
+) -> list[Check]:
+    """:func:`server_checks` on every host of a fleet (each line says which host)."""
+    from orchbench.backends import fleet_profiles
+
+    checks: list[Check] = []
+    for name, seen in fleet_profiles(profile):
+        where = seen.backend.host if name else host
+        found = await server_checks(seen, kind, where, probe=probe, probe_timeout_s=probe_timeout_s)
+        checks += (
+            [Check(f"{c.name} on {name}", c.status, c.detail) for c in found] if name else found
+        )
+    return checks
+
+
 def loaded_checks(profile: Profile, host: str, timeout_s: float = 5.0) -> list[Check]:
     """What Ollama has loaded now (``GET /api/ps``): spilled to the CPU (``size_vram < size``),
     a context other than the profile's, more models than ``[server] max_loaded_models``."""
@@ -319,7 +335,7 @@ async def run_checks(
     if source == "files":
         checks = embedded_checks(profile)
     elif source == "server":
-        checks = await server_checks(
+        checks = await fleet_checks(
             profile, kind, host, probe=probe, probe_timeout_s=probe_timeout_s
         )
     else:

@@ -312,13 +312,19 @@ def failure_message(job: Job, broken: str | None = None) -> str:
     for record in job.records:
         tried.setdefault(record.model, []).append(record)
     parts = [
-        f"{name}: {recs[-1].error} ({len(recs)} attempt{'s' * (len(recs) > 1)})"
+        f"{name}{_hosts(recs)}: {recs[-1].error} ({len(recs)} attempt{'s' * (len(recs) > 1)})"
         for name, recs in tried.items()
     ]
     untried = [c.name for c in job.routes if c.name not in tried]
     if untried:
         parts.append(f"not tried (removed from model_configs): {', '.join(untried)}")
     return f"every candidate model failed: {'; '.join(parts)}"
+
+
+def _hosts(records: list[AttemptRecord]) -> str:
+    # " on a, b" for the deployments a model was tried on; nothing for the profile's host.
+    hosts = list(dict.fromkeys(r.host for r in records if r.host))
+    return f" on {', '.join(hosts)}" if hosts else ""
 
 
 def _describe(err: BaseException) -> str:

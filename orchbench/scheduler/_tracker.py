@@ -132,7 +132,19 @@ def performance_report(
             t: {"mean": statistics.fmean(v), "count": len(v)} for t, v in sorted(quality.items())
         },
         "distribution": {t: dict(sorted(d.items())) for t, d in sorted(distribution.items())},
+        **_hosts(tracker.records),
     }
+
+
+def _hosts(records: list[AttemptRecord]) -> dict[str, Any]:
+    # A fleet's hosts: attempts and failures sent to each (absent for a one-host profile).
+    hosts: dict[str, dict[str, int]] = {}
+    for record in records:
+        if record.host:
+            row = hosts.setdefault(record.host, {"attempts": 0, "failures": 0})
+            row["attempts"] += 1
+            row["failures"] += not record.success
+    return {"hosts": dict(sorted(hosts.items()))} if hosts else {}
 
 
 def model_recommendations(tracker: PerformanceTracker) -> dict[str, list[dict[str, Any]]]:

@@ -227,3 +227,21 @@ def test_model_and_global_caps_hold_exactly_across_deployments(case) -> None:  #
     # work-conserving: with every task submitted at once the caps are also reached
     assert engine.total_peak == min(global_cap, capacity, tasks)
     assert not any(orch._dispatcher.deployed.values()) and orch._dispatcher.total == 0
+
+
+def test_the_performance_report_counts_attempts_per_host() -> None:
+    engine = HostCountingFake()
+    profile = fleet_profile({"m": [("a:1", 2), ("b:1", 1)]}, max_concurrent_tasks=8)
+    orch, _ = run(profile, engine, 6)
+    hosts = orch.get_performance_report()["hosts"]
+    assert hosts == {"a:1": {"attempts": 4, "failures": 0}, "b:1": {"attempts": 2, "failures": 0}}
+    one_host, _ = run(make_profile({"m": model()}), HostCountingFake(), 2)
+    assert "hosts" not in one_host.get_performance_report()
+
+
+def test_a_task_failing_on_every_deployment_names_the_hosts_tried() -> None:
+    engine = HostCountingFake(fail=lambda request: BackendError("500"))
+    profile = fleet_profile({"m": [("a:1", 1), ("b:1", 1)]}, retry_attempts=1)
+    _, (result,) = run(profile, engine, 1)
+    assert not result.success
+    assert result.error is not None and "m on a:1, b:1: BackendError: 500" in result.error
