@@ -82,7 +82,8 @@ def limit_bound(profile: Profile, model: ModelConfig) -> int:
     if profile.hardware.kind == "gpu" and planning.uses_server(profile):
         # Its limit is feasible only up to num_parallel, which it must hold in memory.
         own = planning.max_slots(model, min(num_ctx_choices(profile, model)), usable, "q4_0")
-        return max(1, min(own, num_parallel_bound(profile)))
+        hosts = max(1, len(model.deployments))  # a fleet: that many slots on every host
+        return max(1, min(own, num_parallel_bound(profile)) * hosts)
     if is_embedded(profile, model) or profile.hardware.kind == "cpu":
         per_instance = planning.estimate_vram_gb(model, ctx, 1)
         bound = min(int(usable / per_instance), 2 * profile.hardware.cpu_cores)
@@ -239,7 +240,9 @@ def apply_params(profile: Profile, params: Mapping[str, Any]) -> Profile:
         # Feasible by construction: a client limit above num_parallel only queues in Ollama.
         for model in candidate.models.values():
             if not is_embedded(candidate, model):
-                model.concurrent_limit = min(model.concurrent_limit, candidate.server.num_parallel)
+                hosts = max(1, len(model.deployments))  # a fleet: num_parallel on each host
+                slots = candidate.server.num_parallel * hosts
+                model.concurrent_limit = min(model.concurrent_limit, slots)
     return candidate
 
 
