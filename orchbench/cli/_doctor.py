@@ -8,10 +8,12 @@ downloaded or loaded: ``orchbench setup`` does that.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from orchbench.cli._checks import Check, Status
+from orchbench.cli._probe import PROBE, PROBE_TIMEOUT_S, probe_check, version_check
 
 if TYPE_CHECKING:
     from orchbench.config import Profile
@@ -28,20 +30,8 @@ Examples:
   orchbench doctor --profile rtx4090.tuned --no-probe
 """
 
-Status = Literal["ok", "fail", "warn", "skip"]
-PROBE = "parallelism probe"
-PROBE_TIMEOUT_S = 60.0
 _STYLE = {"ok": "[green]ok[/green]", "fail": "[red]FAIL[/red]", "warn": "[yellow]warn[/yellow]",
           "skip": "[dim]skip[/dim]"}  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One line of the doctor's table."""
-
-    name: str
-    status: Status
-    detail: str
 
 
 def embedded_checks(profile: Profile) -> list[Check]:
@@ -154,47 +144,6 @@ def model_checks(profile: Profile, installed: list[str], ollama_api: bool) -> li
             Check(f"model {name}", "ok" if found else "fail", "installed" if found else advice)
         )
     return checks
-
-
-def version_check(version: str) -> Check:
-    """Ollama's version against the oldest whose scheduling the profile and simulator model."""
-    from orchbench.cli._probe import MIN_VERSION, version_problem
-
-    problem = version_problem(version)
-    if problem is not None:
-        return Check("Ollama version", "warn", problem)
-    oldest = ".".join(map(str, MIN_VERSION))
-    return Check("Ollama version", "ok", f"{version} (schedules as modelled: {oldest} or later)")
-
-
-async def probe_check(profile: Profile, host: str, installed: list[str], timeout_s: float) -> Check:
-    """How many requests of one model the server runs at once, against ``num_parallel``."""
-    from orchbench.cli._console import err_console
-    from orchbench.cli._probe import probe_model, probe_parallelism
-    from orchbench.errors import BackendError
-
-    model = probe_model(profile, installed)
-    if model is None:
-        return Check(PROBE, "skip", "no model of the profile is installed")
-    expected = profile.server.num_parallel
-    count = max(2, expected + 1)
-    err_console().print(
-        f"probing {host}: {count} overlapping requests of {model.name} "
-        f"(at most {timeout_s:g} s) ...",
-        highlight=False,
-    )
-    try:
-        seen = await probe_parallelism(host, model, count, timeout_s)
-    except BackendError as exc:
-        return Check(PROBE, "warn", f"could not probe {model.name}: {exc}")
-    said = (
-        f"the server runs {seen.at_once} request(s) of {model.name} at once "
-        f"(profile assumes num_parallel={expected}; {count} sent, "
-        f"{seen.parallelism:.1f}x busy over {seen.wall_s:.1f} s)"
-    )
-    if seen.at_once == min(expected, count):
-        return Check(PROBE, "ok", said)
-    return Check(PROBE, "warn", f"{said}: the server runs with other settings")
 
 
 async def fleet_checks(

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from orchbench.cli._checks import Check
+
 if TYPE_CHECKING:
     from orchbench.config import ModelConfig, Profile
 
@@ -24,6 +26,9 @@ MIN_VERSION = (0, 10, 0)
 """The oldest Ollama whose scheduling orchbench models: PR #11330 (merged 2025-07-08, first
 released in 0.10.0) made ``OLLAMA_NUM_PARALLEL`` default to 1 for every model; before it the
 server chose 4 or 1 by free memory when the variable was unset."""
+PROBE = "parallelism probe"
+"""The name of the probe's line in doctor's table."""
+PROBE_TIMEOUT_S = 60.0
 _TRIM = 0.2
 _PROBE_TOKENS = 16
 
@@ -118,3 +123,41 @@ async def probe_parallelism(
     busy = [(end - spent, end) for _, end, spent in answers]
     total = sum(spent for _, _, spent in answers)
     return ProbeResult(model.name, count, at_once(busy), total / wall if wall > 0 else 0.0, wall)
+
+
+def version_check(version: str) -> Check:
+    """Ollama's version against the oldest whose scheduling the profile and simulator model."""
+    problem = version_problem(version)
+    if problem is not None:
+        return Check("Ollama version", "warn", problem)
+    oldest = ".".join(map(str, MIN_VERSION))
+    return Check("Ollama version", "ok", f"{version} (schedules as modelled: {oldest} or later)")
+
+
+async def probe_check(profile: Profile, host: str, installed: list[str], timeout_s: float) -> Check:
+    """How many requests of one model the server runs at once, against ``num_parallel``."""
+    from orchbench.cli._console import err_console
+    from orchbench.errors import BackendError
+
+    model = probe_model(profile, installed)
+    if model is None:
+        return Check(PROBE, "skip", "no model of the profile is installed")
+    expected = profile.server.num_parallel
+    count = max(2, expected + 1)
+    err_console().print(
+        f"probing {host}: {count} overlapping requests of {model.name} "
+        f"(at most {timeout_s:g} s) ...",
+        highlight=False,
+    )
+    try:
+        seen = await probe_parallelism(host, model, count, timeout_s)
+    except BackendError as exc:
+        return Check(PROBE, "warn", f"could not probe {model.name}: {exc}")
+    said = (
+        f"the server runs {seen.at_once} request(s) of {model.name} at once "
+        f"(profile assumes num_parallel={expected}; {count} sent, "
+        f"{seen.parallelism:.1f}x busy over {seen.wall_s:.1f} s)"
+    )
+    if seen.at_once == min(expected, count):
+        return Check(PROBE, "ok", said)
+    return Check(PROBE, "warn", f"{said}: the server runs with other settings")
