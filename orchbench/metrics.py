@@ -18,6 +18,7 @@ The arithmetic lives here too, once: :func:`percentile` (linear interpolation),
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
@@ -50,7 +51,7 @@ _LATENCY = (
 )
 _SERVICE = "service time: seconds of one attempt on the engine, from request sent to answer"
 
-_ALL = (
+_ALL: tuple[Metric, ...] = (
     # Per mode run (summary.json "modes", the terminal table, compare, the tuner).
     Metric(
         "total_s",
@@ -181,7 +182,99 @@ _ALL = (
         "per task type, mean quality of successful tasks and their count",
     ),
     Metric("distribution", "Distribution", "tasks", "per task type, tasks served by each model"),
+    Metric("p90", "p90", "", "90th percentile (linear interpolation)"),
+    Metric("p99", "p99", "", "99th percentile (linear interpolation)"),
+    # Per model and per task type inside a mode run's aggregates.
+    Metric(
+        "by_model",
+        "By model",
+        "",
+        "per model: its tasks (the model that answered), their latency and the TTFT, ITL, "
+        "TPOT and service time of its attempts",
+    ),
+    Metric(
+        "by_task_type",
+        "By task type",
+        "",
+        "per task type: its tasks, their latency and the TTFT, ITL, TPOT and service time of "
+        "their attempts",
+    ),
+    # Service-level objectives (``--slo``).
+    Metric(
+        "goodput",
+        "Goodput",
+        "tasks/s",
+        "tasks that met every SLO ÷ the mode's total time (a failed task meets none)",
+        True,
+    ),
+    Metric(
+        "slo_attainment_pct",
+        "SLO attainment",
+        "%",
+        "share of tasks that met every SLO, in percent",
+        True,
+    ),
+    Metric(
+        "slo_best_rate",
+        "Best rate meeting the SLOs",
+        "tasks/s",
+        "the highest rate of a --load sweep (or concurrency) point at which every task met "
+        "every SLO: its offered rate, else its throughput",
+        True,
+    ),
+    Metric(
+        "slo_met",
+        "SLO met",
+        "",
+        "whether a task met every SLO: its latency, and its answering attempt's TTFT, TPOT "
+        "and mean ITL (an unmeasured value does not meet its SLO)",
+    ),
 )
+
+DISTRIBUTIONS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "ttft": ("TTFT", "time to first token of an attempt: request sent to first token"),
+        "itl": (
+            "ITL",
+            "inter-token latency: gap between consecutive completion tokens, from the "
+            "engine's per-token times (pooled over attempts; none where it does not stream)",
+        ),
+        "tpot": (
+            "TPOT",
+            "time per output token after the first, per attempt: "
+            "(service time − TTFT) ÷ (completion tokens − 1)",
+        ),
+        "latency": ("Latency", _LATENCY),
+        "service": ("Service time", _SERVICE),
+    }
+)
+"""Per-request quantities summarised as mean and percentiles (``<stat>_<base>_s``)."""
+
+DISTRIBUTION_STATS = ("mean", "p50", "p90", "p95", "p99")
+"""The statistics of each distribution: the mean and these percentiles."""
+
+
+def distribution_key(base: str, stat: str) -> str:
+    """The stored name of one statistic of one distribution: ``p99_ttft_s``."""
+    return f"{stat}_{base}_s"
+
+
+def _distribution_metrics() -> tuple[Metric, ...]:
+    named = {m.name for m in _ALL}
+    made = []
+    for base, (label, meaning) in DISTRIBUTIONS.items():
+        for stat in DISTRIBUTION_STATS:
+            name = distribution_key(base, stat)
+            if name in named:
+                continue
+            if stat == "mean":
+                made.append(Metric(name, f"Mean {label}", "s", f"mean {meaning}", False))
+            else:
+                made.append(Metric(name, f"{label} {stat}", "s", f"{stat} of {meaning}", False))
+    return tuple(made)
+
+
+_ALL = _ALL + _distribution_metrics()
 
 METRICS: Mapping[str, Metric] = MappingProxyType({m.name: m for m in _ALL})
 """Every metric, by stored name (read-only)."""
@@ -229,6 +322,39 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 def mean(values: Sequence[float]) -> float | None:
     """The arithmetic mean, ``None`` when empty."""
     return statistics.fmean(values) if values else None
+
+
+def distribution(base: str, values: Sequence[float]) -> dict[str, float | None]:
+    """The mean and percentiles of ``values`` under their stored names (``None`` when empty).
+
+    >>> distribution("ttft", [1.0, 2.0, 3.0])["p90_ttft_s"]
+    2.8
+    """
+    stats: dict[str, float | None] = {distribution_key(base, "mean"): mean(values)}
+    for stat in DISTRIBUTION_STATS[1:]:
+        stats[distribution_key(base, stat)] = percentile(values, float(stat[1:]))
+    return stats
+
+
+def tpot(timings: Timings | None) -> float | None:
+    """Time per output token after the first: (service time − TTFT) ÷ (tokens − 1).
+
+    ``None`` without a measured TTFT or with fewer than two completion tokens.
+
+    >>> tpot(Timings(total_s=1.1, ttft_s=0.1, completion_tokens=11))
+    0.1
+    """
+    if timings is None or timings.ttft_s is None or (timings.completion_tokens or 0) < 2:
+        return None
+    return max(0.0, timings.total_s - timings.ttft_s) / ((timings.completion_tokens or 0) - 1)
+
+
+def inter_token_latencies(timings: Timings | None) -> list[float]:
+    """The gaps between consecutive per-token times (empty where the engine did not stream)."""
+    times = timings.token_times if timings else None
+    if not times:
+        return []
+    return [later - earlier for earlier, later in itertools.pairwise(times)]
 
 
 def output_tokens_per_s(completion_tokens: int, wall_s: float) -> float | None:

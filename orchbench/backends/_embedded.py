@@ -11,6 +11,8 @@ Measured, not estimated (seconds from the call to ``generate``):
 - ``load_s``: building the instance, charged to the request that built it (else 0);
 - ``ttft_s``: until the first streamed token; ``prompt_s``: from the start of generation
   to the first token (prompt processing plus one decode step);
+- ``token_times``: when each streamed piece arrived (one token each, but for a UTF-8
+  character llama.cpp holds back until it is whole), from the call to ``generate``;
 - ``completion_s``: first token to the end; ``prompt_tokens`` by llama.cpp's tokenizer,
   ``completion_tokens`` the returned text re-tokenized (exact for greedy decoding but
   for rare merges).
@@ -344,11 +346,15 @@ def _complete(
     parts: list[str] = []
     first: float | None = None
     finish: str | None = None
+    arrived: list[float] = []  # each streamed piece: one token, bar a held-back UTF-8 tail
     try:
         for chunk in stream:
+            now = time.perf_counter()
             if first is None:
-                first = time.perf_counter()
+                first = now
             choice = chunk["choices"][0]
+            if choice["text"]:  # the closing chunk carries only the finish reason
+                arrived.append(now - start)
             parts.append(choice["text"])
             finish = choice.get("finish_reason") or finish
             if cancel.is_set():
@@ -371,6 +377,7 @@ def _complete(
             completion_tokens=completion_tokens,
             completion_s=(end - first) if first is not None else None,
             queue_s=began - start,
+            token_times=arrived or None,
         ),
         finish_reason=finish,
         instance=index,

@@ -1,15 +1,25 @@
 """Reduce one mode run (its results and attempt records) to the numbers a person compares.
 
 Every key is defined in :mod:`orchbench.metrics`; :data:`AGGREGATE_KEYS` lists them.
+Overall, per model (``by_model``) and per task type (``by_task_type``) a run gets the
+distributions peers report — TTFT, ITL, TPOT, latency and service time, each as mean,
+p50, p90, p95, p99 — with request and output token throughput.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from orchbench.metrics import mean, output_tokens_per_s, percentile
+from orchbench.metrics import (
+    distribution,
+    inter_token_latencies,
+    mean,
+    output_tokens_per_s,
+    percentile,
+    tpot,
+)
 from orchbench.records import AttemptRecord, TaskResult
 
 AGGREGATE_KEYS = (
@@ -25,8 +35,58 @@ AGGREGATE_KEYS = (
     "mean_quality",
     "failures",
     "per_type_s",
+    "by_model",
+    "by_task_type",
     "per_host_requests",
 )
+
+
+def distributions(
+    results: Sequence[TaskResult], records: Sequence[AttemptRecord]
+) -> dict[str, float | None]:
+    """TTFT, ITL, TPOT (over attempts), latency (over tasks) and service time (over
+    successful attempts), each as mean, p50, p90, p95, p99."""
+    timed = [rec.timings for rec in records if rec.timings is not None]
+    ttfts = [t.ttft_s for t in timed if t.ttft_s is not None]
+    tpots = [v for t in timed if (v := tpot(t)) is not None]
+    itls = [gap for t in timed for gap in inter_token_latencies(t)]
+    service = [rec.timings.total_s for rec in records if rec.success and rec.timings is not None]
+    return {
+        **distribution("ttft", ttfts),
+        **distribution("itl", itls),
+        **distribution("tpot", tpots),
+        **distribution("latency", [r.response_time for r in results]),
+        **distribution("service", service),
+    }
+
+
+def _tokens(records: Sequence[AttemptRecord]) -> int:
+    return sum((rec.timings.completion_tokens or 0) for rec in records if rec.timings)
+
+
+def _group(
+    results: Sequence[TaskResult],
+    records: Sequence[AttemptRecord],
+    wall_s: float,
+    result_key: Callable[[TaskResult], str | None],
+    record_key: Callable[[AttemptRecord], str | None],
+) -> dict[str, dict[str, Any]]:
+    keys = dict.fromkeys(
+        k for k in [*map(result_key, results), *map(record_key, records)] if k is not None
+    )
+    groups: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        mine = [r for r in results if result_key(r) == key]
+        attempts = [rec for rec in records if record_key(rec) == key]
+        tokens = _tokens(attempts)
+        groups[key] = {
+            "tasks": len(mine),
+            "tasks_per_s": len(mine) / wall_s if wall_s > 0 else None,
+            "completion_tokens": tokens,
+            "tokens_per_s": output_tokens_per_s(tokens, wall_s),
+            **distributions(mine, attempts),
+        }
+    return groups
 
 
 def aggregate(
@@ -37,12 +97,10 @@ def aggregate(
     Latency is each task's ``response_time`` (queueing and retries included); tokens count
     every completion token the engine produced, retries included, since that is the work
     the hardware did; quality averages over all tasks with a failed task counting 0.
+    A model's tasks are those it answered; its attempts every request sent to it.
     """
     latencies = [r.response_time for r in results]
-    tokens = sum((rec.timings.completion_tokens or 0) for rec in records if rec.timings)
-    ttfts = [
-        rec.timings.ttft_s for rec in records if rec.timings and rec.timings.ttft_s is not None
-    ]
+    tokens = _tokens(records)
     per_type: dict[str, list[float]] = {}
     for result in results:
         per_type.setdefault(result.task_type.value, []).append(result.response_time)
@@ -57,12 +115,20 @@ def aggregate(
         "tasks_per_s": len(results) / wall_s if wall_s > 0 else None,
         "completion_tokens": tokens,
         "tokens_per_s": output_tokens_per_s(tokens, wall_s),
+        **distributions(results, records),
         "p50_latency_s": percentile(latencies, 50),
         "p95_latency_s": percentile(latencies, 95),
-        "mean_ttft_s": mean(ttfts),
         "mean_queue_s": mean([rec.queue_wait_s for rec in records]),
         "mean_quality": mean([r.quality_score if r.success else 0.0 for r in results]),
         "failures": sum(1 for r in results if not r.success),
         "per_type_s": {k: statistics.fmean(v) for k, v in per_type.items()},
+        "by_model": _group(results, records, wall_s, lambda r: r.model_name, lambda rec: rec.model),
+        "by_task_type": _group(
+            results,
+            records,
+            wall_s,
+            lambda r: r.task_type.value,
+            lambda rec: rec.task_type.value,
+        ),
         **hosts,
     }

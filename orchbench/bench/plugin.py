@@ -158,6 +158,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="parent folder of the run folders (default: results)",
     )
+    group.addoption(
+        "--orchbench-slo",
+        action="append",
+        default=None,
+        metavar="NAME=MS[,NAME=MS]",
+        help="service-level objective, e.g. ttft_ms=500 (ttft_ms, tpot_ms, itl_ms, e2el_ms); "
+        "repeat or comma-separate: goodput and SLO attainment are reported",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -176,6 +184,19 @@ def pytest_configure(config: pytest.Config) -> None:
         load_from_options(config)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc).replace("--", "--orchbench-", 1)) from None
+    _slos(config)  # a bad --orchbench-slo is a usage error before anything runs
+
+
+def _slos(config: pytest.Config) -> dict[str, float]:
+    """The ``--orchbench-slo`` bounds (see :mod:`orchbench.bench.slo`)."""
+    from orchbench.bench.slo import parse_slos
+    from orchbench.errors import ConfigError
+
+    texts = [t for v in config.getoption("orchbench_slo") or [] for t in v.split(",") if t]
+    try:
+        return parse_slos(texts)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _selected_suites(config: pytest.Config) -> list[str] | None:
@@ -331,6 +352,7 @@ def bench_run(
         observer=_observer(config),
         **_max_failed(config),
         load=_load(config),
+        slos=_slos(config),
     )
     try:
         result = session.run()

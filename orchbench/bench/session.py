@@ -28,7 +28,7 @@ A run fails loudly and keeps going where the library would. ``summary.json`` ``s
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from orchbench.bench.drive import tasks_for
 from orchbench.bench.load import LoadSpec, load_points
 from orchbench.bench.outcome import BenchResult, model_stats
 from orchbench.bench.runner import COMPARE_MODES, ModeRun, profile_for_mode, speedup
+from orchbench.bench.slo import apply_slos, best_rate_meeting
 from orchbench.bench.store import SCHEMA, RunStore, new_run_dir
 from orchbench.bench.workflow import workflow_summary
 from orchbench.bench.workload import Workload
@@ -108,6 +109,7 @@ class BenchSession:
         sample_interval_s: float = 0.5,
         max_failed: float = DEFAULT_MAX_FAILED,
         load: LoadSpec | None = None,
+        slos: Mapping[str, float] | None = None,
     ) -> None:
         if not 0 <= max_failed <= 1:
             raise ConfigError(
@@ -129,6 +131,8 @@ class BenchSession:
         self.host = host
         self.observer = observer or BenchObserver()
         self.sample_interval_s = sample_interval_s
+        self.slos = dict(slos or {})
+        """SLO bounds in ms (``orchbench.bench.slo``): goodput and attainment per run."""
         if run_dir is None and out is not None:
             run_dir = new_run_dir(Path(out), profile.name, workload.name)
         self.store = RunStore(run_dir) if run_dir is not None else None
@@ -223,6 +227,7 @@ class BenchSession:
             listener=self.observer.event,
             load=self.load,
         )
+        apply_slos(run, self.slos)
         self.runs[mode].append(run)
         failures, tasks = run.aggregates["failures"], run.aggregates["tasks"]
         if tasks and failures / tasks > self.max_failed:
@@ -232,7 +237,7 @@ class BenchSession:
                 + (f"; first error: {err}" if (err := _first_error(run)) else "")
             )
         if self.store:
-            self.store.append_mode(run)
+            self.store.append_mode(run, self.slos)
             self.store.write_summary(self.summary(status="partial"))
         self.observer.mode_finished(run)
         return self.failure is None
@@ -279,7 +284,7 @@ class BenchSession:
             (runs[-1] for mode in ("parallel", *self.runs) if (runs := self.runs.get(mode))),
             None,
         )
-        return redact_data({  # no credential of a host URL in a file a person keeps
+        summary = redact_data({  # no credential of a host URL in a file a person keeps
             "schema": SCHEMA,
             "status": status,
             "stopped": stopped,
@@ -309,11 +314,15 @@ class BenchSession:
             **({"workflow": workflow_summary(self.runs)} if self.workload.is_workflow else {}),
             "speedup": self._speedup(status),
             "seed": self.profile.settings.seed,
+            "slo": self.slos,
             "noise": self._sampler.noise() if self._sampler is not None else None,
             "models": model_stats(self.runs),
             "performance_report": last.performance_report if last else {},
             "recommendations": last.recommendations if last else {},
         })  # fmt: skip
+        if self.slos and summary.get("points"):
+            summary["slo_best_rate"] = best_rate_meeting(summary["points"])
+        return summary
 
     def _speedup(self, status: str) -> dict[str, Any]:
         block = speedup(self.runs.get("sequential", []), self.runs.get("parallel", []))

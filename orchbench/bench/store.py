@@ -4,12 +4,15 @@ Layout (``results/<YYYYmmdd-HHMMSS>-<profile>-<suite>/``)::
 
     records.jsonl     one line per attempt (AttemptRecord + mode, repeat, task_name)
     tasks.jsonl       one line per task result
+    records.csv       records.jsonl as CSV (lists such as token_times as JSON text)
+    tasks.csv         tasks.jsonl as CSV
     resources.jsonl   CPU / memory samples (see orchbench.bench.sampler)
     summary.json      machine, versions, profile, backend, suite, aggregates, speedup
 
-JSON lines are appended after each finished mode and ``summary.json`` is replaced
-atomically after each mode with ``"status": "partial"``, then ``"complete"`` at the end:
-a run stopped at any instant leaves files that load, clearly marked as partial.
+JSON lines are appended after each finished mode, the CSV files are rewritten from them
+(atomically, with pandas) and ``summary.json`` is replaced atomically after each mode
+with ``"status": "partial"``, then ``"complete"`` at the end: a run stopped at any
+instant leaves files that load, clearly marked as partial.
 """
 
 from __future__ import annotations
@@ -17,17 +20,30 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchbench.bench.slo import meets
 from orchbench.errors import ResultsError
+from orchbench.metrics import tpot
 from orchbench.profiles import write_atomic
-from orchbench.results import RECORDS, RESOURCES, SUMMARY, TASKS
+from orchbench.results import RECORDS, RESOURCES, SUMMARY, TASKS, read_jsonl
 
 if TYPE_CHECKING:
     from orchbench.bench.runner import ModeRun
 
 SCHEMA = 1
+
+
+def csv_name(jsonl: str) -> str:
+    """The CSV file beside a JSON-lines file: ``records.jsonl`` → ``records.csv``."""
+    return jsonl.removesuffix(".jsonl") + ".csv"
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell: lists and tables as JSON text, everything else as it is."""
+    return json.dumps(value) if isinstance(value, list | dict) else value
 
 
 def _slug(text: str) -> str:
@@ -70,8 +86,9 @@ class RunStore:
             fh.write(text)
             fh.flush()
 
-    def append_mode(self, run: ModeRun) -> None:
-        """Append one finished mode run's attempts and task results."""
+    def append_mode(self, run: ModeRun, slos: Mapping[str, float] | None = None) -> None:
+        """Append one finished mode run's attempts and task results (with ``slo_met`` per
+        task when ``slos`` are given, ``None`` otherwise)."""
         names = dict(enumerate(run.task_names))
         by_task = {result.task_id: names.get(i) for i, result in enumerate(run.results)}
         points = dict(enumerate(run.task_points))  # concurrency / sweep: the point of each
@@ -103,6 +120,8 @@ class RunStore:
                 "completion_tokens": result.timings.completion_tokens if result.timings else None,
                 "ttft_s": result.timings.ttft_s if result.timings else None,
                 "attempts": len(result.attempts),
+                "tpot_s": tpot(result.timings),
+                "slo_met": meets(result, slos) if slos else None,
                 "prompt": result.prompt,
                 "text": result.text,
             }
@@ -110,6 +129,16 @@ class RunStore:
         ]
         self._append(RECORDS, records)
         self._append(TASKS, tasks)
+        self._write_csv(RECORDS)
+        self._write_csv(TASKS)
+
+    def _write_csv(self, name: str) -> None:
+        """Rewrite ``name``'s CSV twin (``records.jsonl`` → ``records.csv``) atomically."""
+        import pandas as pd
+
+        rows = read_jsonl(self.path / name)
+        frame = pd.DataFrame([{k: _cell(v) for k, v in row.items()} for row in rows])
+        write_atomic(self.path / csv_name(name), frame.to_csv(index=False))
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         """Replace ``summary.json`` atomically."""

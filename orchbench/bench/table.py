@@ -72,8 +72,17 @@ _FORMATS: dict[str, Callable[[float | None], str]] = {
     "mean_queue_s": _s,
     "mean_quality": _q,
     "failures": _n,
+    "p99_latency_s": _s,
+    "p99_ttft_s": _s,
+    "mean_tpot_s": _s,
+    "mean_itl_s": _s,
+    "goodput": _rate,
+    "slo_attainment_pct": lambda v: "—" if v is None else f"{v:.1f} %",
 }
-_ROWS = tuple((METRICS[key].label, key, _FORMATS[key]) for key in MODE_METRICS)
+_EXTRA = ("p99_latency_s", "p99_ttft_s", "mean_tpot_s", "mean_itl_s")
+_SLO_ROWS = ("goodput", "slo_attainment_pct")
+"""Shown only when the run had SLOs."""
+_ROWS = tuple((METRICS[key].label, key, _FORMATS[key]) for key in (*MODE_METRICS, *_EXTRA))
 """(label, key, format) of each row: labels and keys from :mod:`orchbench.metrics`."""
 _MODEL_COLUMNS = ("mean_service_s", "mean_ttft_s", "decode_rate", "mean_quality", "failures")
 
@@ -99,6 +108,9 @@ def mode_table(summary: dict[str, Any], modes: list[str] | None = None) -> Table
             table.add_row(label, *("n/a (sim)" for _ in medians))
             continue
         table.add_row(label, *(fmt(m.get(key)) for m in medians))
+    if summary.get("slo"):
+        for key in _SLO_ROWS:
+            table.add_row(METRICS[key].label, *(_FORMATS[key](m.get(key)) for m in medians))
     types = dict.fromkeys(t for m in medians for t in (m.get("per_type_s") or {}))
     for task_type in types:
         table.add_row(
@@ -135,6 +147,35 @@ def speedup_line(summary: dict[str, Any]) -> Text | None:
     return text
 
 
+_LATENCY_COLUMNS = (
+    "p50_ttft_s",
+    "p99_ttft_s",
+    "mean_tpot_s",
+    "mean_itl_s",
+    "p50_latency_s",
+    "p99_latency_s",
+    "tasks_per_s",
+    "tokens_per_s",
+)
+
+
+def latency_table(summary: dict[str, Any], mode: str = "parallel") -> Table | None:
+    """Percentiles of one mode: overall, per model, per task type; ``None`` if it did not run."""
+    median = (summary.get("modes", {}).get(mode) or {}).get("median")
+    if not median:
+        return None
+    table = Table(title=f"Latency percentiles ({mode}, median of repeats)", title_justify="left")
+    table.add_column("", no_wrap=True)  # overall, then model names, then task types
+    for key in _LATENCY_COLUMNS:
+        table.add_column(METRICS[key].label, justify="right")
+    groups = [{"all tasks": median}, median.get("by_model"), median.get("by_task_type")]
+    for group in groups:
+        for name, stats in (group or {}).items():
+            table.add_row(name, *(_FORMATS.get(k, _s)(stats.get(k)) for k in _LATENCY_COLUMNS))
+        table.add_section()
+    return table
+
+
 def model_table(summary: dict[str, Any]) -> Table | None:
     """The "Model Performance" table (each model alone); ``None`` when no model mode ran."""
     models = summary.get("models") or {}
@@ -159,7 +200,7 @@ def model_table(summary: dict[str, Any]) -> Table | None:
 
 
 _POINT_COLUMNS = ("tasks_per_s", "tokens_per_s", "p50_latency_s", "p95_latency_s",
-                  "mean_ttft_s", "failures")  # fmt: skip
+                  "p99_latency_s", "mean_ttft_s", "p99_ttft_s", "failures")  # fmt: skip
 
 
 def points_table(summary: dict[str, Any]) -> Table | None:
@@ -172,10 +213,11 @@ def points_table(summary: dict[str, Any]) -> Table | None:
                   title_justify="left")  # fmt: skip
     table.add_column("Mode", no_wrap=True)
     table.add_column("Point", no_wrap=True)
-    for key in ("offered_rate", *_POINT_COLUMNS):
+    columns = (*_POINT_COLUMNS, *(_SLO_ROWS if summary.get("slo") else ()))
+    for key in ("offered_rate", *columns):
         table.add_column(METRICS[key].label, justify="right")
     for entry in points:
-        cells = [_FORMATS[key](entry.get(key)) for key in _POINT_COLUMNS]
+        cells = [_FORMATS[key](entry.get(key)) for key in columns]
         table.add_row(entry["mode"], entry["point"], _rate(entry.get("offered_rate")), *cells)
     return table
 
@@ -197,6 +239,14 @@ def render(summary: dict[str, Any]) -> Group:
     points = points_table(summary)
     if points is not None:
         parts += [points, origin]
+    if summary.get("slo") and summary.get("points"):
+        best = summary.get("slo_best_rate")
+        found = "no point met them" if best is None else f"{best:.3g} tasks/s"
+        slos = ", ".join(f"{k}={v:g}" for k, v in summary["slo"].items())
+        parts.append(Text(f"{METRICS['slo_best_rate'].label} ({slos}): {found}", style="bold"))
+    latency = latency_table(summary)
+    if latency is not None:
+        parts += [latency, origin]
     models = model_table(summary)
     if models is not None:
         parts += [models, origin]

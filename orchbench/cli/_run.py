@@ -181,6 +181,14 @@ def run(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show pytest's own output too.")
     ] = False,
+    slo: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--slo",
+            help="Service-level objective NAME=MS (ttft_ms, tpot_ms, itl_ms, e2el_ms); "
+            "repeat for several: goodput and SLO attainment are reported.",
+        ),
+    ] = None,
 ) -> None:
     """Benchmark a profile: each suite sequentially and in parallel, with the speedup.
 
@@ -200,6 +208,7 @@ def run(
     from orchbench.bench.load import load_spec
     from orchbench.bench.preflight import check_models, check_suites
     from orchbench.bench.runner import modes_for
+    from orchbench.bench.slo import parse_slos
     from orchbench.bench.store import new_run_dir
     from orchbench.bench.workload import default_suite, load_suite
     from orchbench.cli._console import err_console, out_console
@@ -216,6 +225,7 @@ def run(
             if mode not in _MODES:
                 raise ConfigError(f"--mode {mode!r} is not valid; valid: {', '.join(_MODES)}")
             check_out_dir(out, "--out")
+            slos = parse_slos(slo or [])
             prof = load_profile(profile)
             modes_for(prof, mode)
             suites = suite or [default_suite(prof)]
@@ -246,6 +256,7 @@ def run(
                 options: dict[str, Any] = {"profile": profile, "backend": kind, "host": host}
                 options |= {"suite": name, "repeat": repeat, "warmup": warmup, "mode": mode}
                 options |= {"seed": seed, "max-failed": max_failed, "load": load, **flags}
+                options["slo"] = ",".join(f"{k}={v:g}" for k, v in slos.items()) or None
                 options["run-dir"] = new_run_dir(out, prof.name, workload.name)
                 verdicts.append(_run_suite(options, verbose, console, err, report=report))
         except Terminated:

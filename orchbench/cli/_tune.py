@@ -120,6 +120,23 @@ def _goals(
     return objectives, constraints, timeout_s
 
 
+def _slos(
+    texts: list[str] | None, objectives: list[Objective], constraints: tuple[Constraint, ...]
+) -> dict[str, float]:
+    """The ``--slo`` bounds; goodput (objective or constraint) without any is a ConfigError."""
+    from orchbench.bench.slo import parse_slos
+    from orchbench.errors import ConfigError
+
+    slos = parse_slos(texts or [])
+    wants = {o.metric for o in objectives} | {c.key for c in constraints}
+    if not slos and wants & {"goodput", "slo_attainment_pct"}:
+        raise ConfigError(
+            "--objective goodput (or a goodput/slo-attainment constraint) needs an SLO: "
+            "add e.g. --slo ttft_ms=500 --slo e2el_ms=30000"
+        )
+    return slos
+
+
 def _inputs(
     profile: str, suite: str | None, verify_suite: str | None, console: Console
 ) -> tuple[Profile, Workload, Workload]:
@@ -162,13 +179,17 @@ def register(app: typer.Typer) -> None:
         objective: Annotated[
             list[str] | None,
             typer.Option(
-                help="throughput|makespan|p95-latency|tokens-per-s; repeat for a "
-                "Pareto set (default throughput)."
+                help="throughput|makespan|p95-latency|tokens-per-s|goodput (needs --slo); "
+                "repeat for a Pareto set (default throughput)."
             ),
         ] = None,
         constraint: Annotated[
             list[str] | None,
             typer.Option(help="e.g. 'p95<30s', 'quality>=0.7', 'errors==0'; repeatable."),
+        ] = None,
+        slo: Annotated[
+            list[str] | None,
+            typer.Option(help="SLO NAME=MS for goodput, as for `run --slo`; repeatable."),
         ] = None,
         pick: Annotated[int, typer.Option(min=0, help="Which Pareto configuration to keep.")] = 0,
         study: Annotated[
@@ -233,6 +254,7 @@ def register(app: typer.Typer) -> None:
         objectives, constraints, timeout_s = _goals(
             objective, constraint, timeout, sampler, verify_backend
         )
+        slos = _slos(slo, objectives, constraints)
         n_trials = trials if trials is not None or timeout_s is not None else 20
         console, results = err_console(), out_console()
         source, workload, verify_workload = _inputs(profile, suite, verify_suite, console)
@@ -249,12 +271,14 @@ def register(app: typer.Typer) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        evaluator = make_evaluator(kind, workload, profile=source, host=host)
+        evaluator = make_evaluator(kind, workload, profile=source, host=host, slos=slos)
         checker = None
         if verify_backend is not None:
-            checker = make_evaluator(verify_backend, verify_workload, profile=source, host=host)
+            checker = make_evaluator(
+                verify_backend, verify_workload, profile=source, host=host, slos=slos
+            )
         elif verify_suite:
-            checker = make_evaluator(kind, verify_workload, profile=source, host=host)
+            checker = make_evaluator(kind, verify_workload, profile=source, host=host, slos=slos)
 
         def on_run(label: str, rnd: int, value: float) -> None:
             first = objectives[0]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchbench.metrics import METRICS
 from orchbench.report._canvas import model_colors, new_figure, save, slug, title
+from orchbench.report._latency import load_figure, tokens_figure
 from orchbench.report._run import RunData, load_run
 from orchbench.report._timeline import timeline_figure, utilisation_figure
 
@@ -178,15 +179,17 @@ def write_figures(run_dir: str | Path) -> list[Path]:
     """Draw every figure of the run at ``run_dir`` into ``<run_dir>/figures/`` (PNG and SVG).
 
     Returns the files written: ``modes``, ``timeline-<mode>`` (first repeat of sequential
-    and parallel, or of every mode when the run has neither),
-    ``latency`` and ``utilisation``; a figure with no data to draw is left out.
+    and parallel, or of every mode when the run has neither), ``latency``, ``tokens`` (TTFT
+    and ITL distributions), ``load`` (the curves of a concurrency or sweep run) and
+    ``utilisation``; a figure with no data to draw is left out.
     Raises :class:`~orchbench.errors.ResultsError` when the folder is missing or corrupt.
     """
     run = load_run(run_dir)
     out_dir = run.path / "figures"
     figures: list[tuple[str, Figure | None]] = [("modes", modes_figure(run))]
     figures += [(f"timeline-{slug(m)}", timeline_figure(run, m)) for m in run.main_modes()]
-    figures += [("latency", latency_figure(run)), ("utilisation", utilisation_figure(run))]
+    figures += [("latency", latency_figure(run)), ("tokens", tokens_figure(run))]
+    figures += [("load", load_figure(run)), ("utilisation", utilisation_figure(run))]
     written: list[Path] = []
     for stem, fig in figures:
         if fig is not None:

@@ -1,8 +1,9 @@
 """The self-contained HTML report of one run (``report.html`` in the run's folder).
 
-Everything is inline (figures as base64 PNG, styles in the page) so the file opens with
-no network. Model output is untrusted text: Jinja2's autoescaping turns every value into
-text, never markup, and a Content-Security-Policy forbids scripts besides.
+Everything is inline (figures as base64 PNG, styles and the request table's script in the
+page) so the file opens with no network. Model output is untrusted text: Jinja2's
+autoescaping turns every value into text, never markup, and a Content-Security-Policy
+allows no script but the request table's own (by its hash).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Any
 
 from orchbench.profiles import write_atomic
 from orchbench.report._figures import write_figures
+from orchbench.report._requests import COLUMNS, SCRIPT, request_rows, script_hash
 from orchbench.report._run import RunData, load_run
-from orchbench.report._tables import Table, fmt, summary_table, tables_from
+from orchbench.report._tables import Table, breakdown_tables, fmt, summary_table, tables_from
 
 # A cell that is a number, optionally with a min–max range after it: right-aligned.
 NUMERIC = re.compile(r"[-+]?[\d.]+(e[-+]?\d+)?( \([-+\d.e]+–[-+\d.e]+\))?")
@@ -30,6 +32,11 @@ CAPTIONS = {
         "Service time per model (each attempt's time on the engine, queue wait excluded; the "
         "tables' latency counts from submission): its distribution, time to first token vs it."
     ),
+    "tokens": "Time to first token and inter-token latency per model: the fraction of attempts "
+    "(of gaps between tokens) at or below each value; ITL only where the engine streams.",
+    "load": "Load curves, one dot per point of the concurrency or sweep run: achieved "
+    "throughput against p50/p99 latency, and goodput (tasks meeting every SLO) against the "
+    "offered load.",
     "utilisation": "Utilisation over time: requests in flight per model, CPU and memory samples.",
 }
 
@@ -134,12 +141,17 @@ def render_report(run: RunData, figure_paths: list[Path]) -> str:
         speedup=_speedup(run.summary),
         summary_table=summary_table(run.summary),
         figures=_figures(figure_paths),
-        model_tables=_alone_tables(run.summary)
+        model_tables=breakdown_tables(run.summary)
+        + _alone_tables(run.summary)
         + tables_from(run.summary.get("performance_report") or {}, "Performance report"),
         recommendation_tables=tables_from(
             run.summary.get("recommendations") or {}, "Ranked per task type"
         ),
         task_groups=_task_groups(run),
+        request_columns=COLUMNS,
+        request_rows=request_rows(run),
+        request_script=SCRIPT,
+        script_hash=script_hash(),
     )
 
 

@@ -7,7 +7,36 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchbench.metrics import METRICS as VOCABULARY
 from orchbench.report._compare import METRICS
+
+EXTRA_KEYS = (
+    "p90_latency_s",
+    "p99_latency_s",
+    "p50_ttft_s",
+    "p99_ttft_s",
+    "mean_tpot_s",
+    "p99_tpot_s",
+    "mean_itl_s",
+    "p99_itl_s",
+    "goodput",
+    "slo_attainment_pct",
+)
+"""Aggregates the report's summary table adds where the run has them (SLOs, streaming)."""
+BREAKDOWN_KEYS = (
+    "tasks",
+    "tasks_per_s",
+    "tokens_per_s",
+    "p50_ttft_s",
+    "p99_ttft_s",
+    "mean_tpot_s",
+    "mean_itl_s",
+    "p50_latency_s",
+    "p90_latency_s",
+    "p99_latency_s",
+    "p99_service_s",
+)
+"""The columns of the per-model and per-task-type tables."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +112,11 @@ def summary_table(summary: dict[str, Any]) -> Table:
     modes = summary.get("modes") or {}
     names = sorted(modes, key=lambda m: (m != "sequential", m != "parallel", m))
     rows = []
-    for key, label, _ in METRICS:
+    present = {
+        k for m in modes.values() for k, v in (m.get("median") or {}).items() if v is not None
+    }
+    extra = [(k, VOCABULARY[k].header, None) for k in EXTRA_KEYS if k in present]
+    for key, label, _ in [*METRICS, *extra]:
         row = [label]
         for mode in names:
             median = (modes[mode].get("median") or {}).get(key)
@@ -96,3 +129,23 @@ def summary_table(summary: dict[str, Any]) -> Table:
     return Table(
         "Aggregates per mode (median over repeats, min–max in brackets)", ["metric", *names], rows
     )
+
+
+def breakdown_tables(summary: dict[str, Any], mode: str = "parallel") -> list[Table]:
+    """``mode``'s medians per model and per task type (``by_model``, ``by_task_type``)."""
+    median = ((summary.get("modes") or {}).get(mode) or {}).get("median") or {}
+    tables = []
+    for key, what in (("by_model", "model"), ("by_task_type", "task type")):
+        groups = median.get(key) or {}
+        if not isinstance(groups, dict) or not groups:
+            continue
+        columns = [VOCABULARY[k].header for k in BREAKDOWN_KEYS]
+        rows = [
+            [str(name), *(fmt(stats.get(k)) for k in BREAKDOWN_KEYS)]
+            for name, stats in groups.items()
+            if isinstance(stats, dict)
+        ]
+        tables.append(
+            Table(f"{mode.capitalize()} per {what} (median over repeats)", ["", *columns], rows)
+        )
+    return tables

@@ -22,6 +22,7 @@ from orchbench.config import Profile
 from orchbench.metrics import median_of_repeats
 
 if TYPE_CHECKING:
+    from orchbench.bench.runner import ModeRun
     from orchbench.bench.workload import Workload
     from orchbench.engine import Backend
 
@@ -68,7 +69,13 @@ class EngineEvaluator:
     """Parallel runs of a suite on a real engine, one backend and one event loop for all."""
 
     def __init__(
-        self, kind: str, workload: Workload, *, profile: Profile, host: str | None = None
+        self,
+        kind: str,
+        workload: Workload,
+        *,
+        profile: Profile,
+        host: str | None = None,
+        slos: Mapping[str, float] | None = None,
     ) -> None:
         from orchbench.backends import engine_class
         from orchbench.engine import engine_measured
@@ -78,6 +85,7 @@ class EngineEvaluator:
         self._workload = workload
         self._profile = profile
         self._host = host
+        self._slos = dict(slos or {})
         self._runner: asyncio.Runner | None = None
         self._engine: Backend | None = None
 
@@ -101,7 +109,7 @@ class EngineEvaluator:
         run = loop.run(
             bench.measure_configuration(profile, engine, self._workload, "parallel", repeat=repeat)
         )
-        return run.aggregates
+        return with_slos(run, self._slos)
 
     def close(self) -> None:
         """Close the backend and the event loop."""
@@ -123,9 +131,10 @@ class SimEvaluator:
     backend = "sim"
     measured = False
 
-    def __init__(self, workload: Workload) -> None:
+    def __init__(self, workload: Workload, *, slos: Mapping[str, float] | None = None) -> None:
         tasks = tuple(dataclasses.replace(t, checks=None) for t in workload.tasks)
         self._workload = dataclasses.replace(workload, tasks=tasks)
+        self._slos = dict(slos or {})
 
     def evaluate(self, profile: Profile, repeat: int = 0) -> Mapping[str, object]:
         """One simulated parallel run with a fresh ``SimBackend(profile)``, warmed up first
@@ -137,20 +146,33 @@ class SimEvaluator:
         run = run_virtual(
             bench.measure_configuration(profile, backend, self._workload, "parallel", repeat=repeat)
         )
-        return run.aggregates
+        return with_slos(run, self._slos)
 
     def close(self) -> None:
         """Nothing to release: each run has its own simulated engine."""
 
 
+def with_slos(run: ModeRun, slos: Mapping[str, float]) -> Mapping[str, object]:
+    """The run's aggregates with ``goodput`` and ``slo_attainment_pct`` under ``slos``."""
+    from orchbench.bench.slo import slo_aggregates
+
+    return {**run.aggregates, **slo_aggregates(run.results, run.wall_s, slos)}
+
+
 def make_evaluator(
-    kind: str, workload: Workload, *, profile: Profile, host: str | None = None
+    kind: str,
+    workload: Workload,
+    *,
+    profile: Profile,
+    host: str | None = None,
+    slos: Mapping[str, float] | None = None,
 ) -> Evaluator:
     """The evaluator for backend ``kind``: on the virtual clock for an engine that needs it
-    (the simulator), else one shared engine and event loop."""
+    (the simulator), else one shared engine and event loop. With ``slos`` (see
+    :mod:`orchbench.bench.slo`) every run also reports ``goodput``."""
     from orchbench.backends import engine_class
     from orchbench.engine import on_virtual_clock
 
     if on_virtual_clock(engine_class(kind)):
-        return SimEvaluator(workload)
-    return EngineEvaluator(kind, workload, profile=profile, host=host)
+        return SimEvaluator(workload, slos=slos)
+    return EngineEvaluator(kind, workload, profile=profile, host=host, slos=slos)

@@ -55,6 +55,7 @@ OBJECTIVES: dict[str, Objective] = {
         Objective("makespan", "total_s", "minimize", "s", "wall time of the whole suite"),
         Objective("p95-latency", "p95_latency_s", "minimize", "s", "95th percentile latency"),
         Objective("tokens-per-s", "tokens_per_s", "maximize", "tok/s", "completion tokens/s"),
+        Objective("goodput", "goodput", "maximize", "tasks/s", "tasks/s meeting every --slo"),
     )
 }
 
@@ -79,6 +80,8 @@ CONSTRAINT_METRICS: dict[str, tuple[str, bool]] = {
     "errors": ("failures", False),
     "throughput": ("tasks_per_s", False),
     "tokens-per-s": ("tokens_per_s", False),
+    "goodput": ("goodput", False),
+    "slo-attainment": ("slo_attainment_pct", False),
 }
 
 _OPS: dict[str, Callable[[float, float], bool]] = {

@@ -98,6 +98,10 @@ def test_reverse_string_is_completed_with_measured_timings():
     assert all(v is not None and v > 0 for v in (t.ttft_s, t.prompt_s, t.completion_s, t.total_s))
     assert t.ttft_s < t.total_s
     assert result.instance == 0
+    # Per-token times, recorded as the tokens streamed: ascending, the first is the TTFT.
+    assert t.token_times and len(t.token_times) >= t.completion_tokens - 2
+    assert t.token_times == sorted(t.token_times) and t.token_times[0] == pytest.approx(t.ttft_s)
+    assert t.token_times[-1] <= t.total_s
 
 
 @pytest.mark.embedded

@@ -101,3 +101,27 @@ def test_nothing_ran():
     summary = _summary(modes={}, models={}, speedup={"median": None})
     assert speedup_line(summary) is None and model_table(summary) is None
     assert "no mode finished" in _text(render(summary))
+
+
+def test_goodput_rows_appear_only_with_slos():
+    summary = _summary()
+    summary["modes"]["parallel"]["median"] |= {"goodput": 0.3, "slo_attainment_pct": 75.0}
+    assert "Goodput" not in _text(render(summary))
+    text = _text(render({**summary, "slo": {"ttft_ms": 500.0}}))
+    assert "Goodput" in text and "75.0 %" in text and "SLO attainment" in text
+
+
+def test_latency_table_lists_overall_models_and_types():
+    from orchbench.bench.table import latency_table
+
+    summary = _summary()
+    median = summary["modes"]["parallel"]["median"]
+    median["p99_ttft_s"] = 0.9
+    median["by_model"] = {"gemma3-270m": {"p99_ttft_s": 0.7, "mean_tpot_s": 0.02}}
+    median["by_task_type"] = {"coding": {"p99_ttft_s": 0.8}}
+    text = _text(latency_table(summary))
+    assert "TTFT p99" in text and "Mean TPOT" in text
+    for row, value in (("all tasks", "900 ms"), ("gemma3-270m", "700 ms"), ("coding", "800 ms")):
+        line = next(line for line in text.splitlines() if row in line)
+        assert value in line
+    assert latency_table(summary, mode="model:x") is None

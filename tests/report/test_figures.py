@@ -15,7 +15,14 @@ from orchbench.report._run import load_run
 from orchbench.report._timeline import timeline_figure, utilisation_figure
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-STEMS = {"modes", "timeline-sequential", "timeline-parallel", "latency", "utilisation"}
+STEMS = {
+    "modes",
+    "timeline-sequential",
+    "timeline-parallel",
+    "latency",
+    "tokens",
+    "utilisation",
+}
 
 
 def test_write_figures_writes_valid_png_and_svg_for_every_figure(run_small: Path):
