@@ -200,7 +200,7 @@ def model_table(summary: dict[str, Any]) -> Table | None:
 
 
 _POINT_COLUMNS = ("tasks_per_s", "tokens_per_s", "p50_latency_s", "p95_latency_s",
-                  "p99_latency_s", "mean_ttft_s", "p99_ttft_s", "failures")  # fmt: skip
+                  "p99_latency_s", "mean_ttft_s", "failures")  # fmt: skip
 
 
 def points_table(summary: dict[str, Any]) -> Table | None:

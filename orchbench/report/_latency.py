@@ -80,11 +80,13 @@ def tokens_figure(run: RunData) -> Figure | None:
 
 
 def _x(point: dict[str, Any]) -> float | None:
-    """Where a point sits on the load axis: its offered rate, else its concurrency."""
-    for key in ("offered_rate", "rate", "concurrency"):
-        if isinstance(point.get(key), int | float):
-            return float(point[key])
-    return None
+    """Where a point sits on the load axis: its concurrency in a concurrency run, else its
+    rate (offered, else achieved: a sweep's synchronous and all-at-once points)."""
+    from orchbench.bench.slo import point_rate
+
+    if point.get("kind") == "concurrency" and isinstance(point.get("concurrency"), int | float):
+        return float(point["concurrency"])
+    return point_rate(point)
 
 
 def load_figure(run: RunData) -> Figure | None:
@@ -96,7 +98,7 @@ def load_figure(run: RunData) -> Figure | None:
     fig = new_figure(12.5, 4.4)
     ax_curve, ax_good = fig.subplots(1, 2)
     slo = bool(run.summary.get("slo"))
-    by_rate = any(isinstance(p.get("offered_rate"), int | float) for p in points)
+    by_rate = any(p.get("kind") != "concurrency" for p in points)
     for mode in dict.fromkeys(str(p.get("mode")) for p in points):
         mine = sorted((p for p in points if str(p.get("mode")) == mode), key=lambda p: _x(p) or 0)
         tput = [p.get("tasks_per_s") for p in mine]

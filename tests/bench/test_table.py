@@ -125,3 +125,17 @@ def test_latency_table_lists_overall_models_and_types():
         line = next(line for line in text.splitlines() if row in line)
         assert value in line
     assert latency_table(summary, mode="model:x") is None
+
+
+def test_a_sweep_with_slos_shows_goodput_per_point_and_the_best_rate():
+    points = [
+        {"mode": "parallel", "point": "rate-1", "kind": "sweep", "offered_rate": 0.5,
+         "goodput": 0.5, "slo_attainment_pct": 100.0},
+        {"mode": "parallel", "point": "rate-2", "kind": "sweep", "offered_rate": 1.0,
+         "goodput": 0.4, "slo_attainment_pct": 40.0},
+    ]  # fmt: skip
+    summary = _summary(points=points, load={"kind": "sweep"}, slo={"e2el_ms": 60000.0})
+    text = _text(render({**summary, "slo_best_rate": 0.5}))
+    assert "40.0 %" in text and "Goodput" in text
+    assert "Best rate meeting the SLOs (e2el_ms=60000): 0.5 tasks/s" in text
+    assert "no point met them" in _text(render({**summary, "slo_best_rate": None}))

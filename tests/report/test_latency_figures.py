@@ -64,3 +64,19 @@ def test_load_curves_from_the_sweep_points(run_small: Path):
     good = load_figure(load_run(run_small)).axes[1]
     assert "no --slo" in good.get_title()
     assert list(good.lines[0].get_ydata()) == [1.0, 2.0, 2.0]  # throughput instead
+
+
+def test_a_concurrency_run_is_drawn_against_tasks_in_flight(run_small: Path):
+    summary_path = run_small / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    points = [
+        {"mode": "parallel", "point": f"c={c}", "kind": "concurrency", "concurrency": c,
+         "rate": None, "offered_rate": None, "tasks_per_s": 0.5 * c, "p50_latency_s": 1.0,
+         "p99_latency_s": 2.0}
+        for c in (1, 2, 4)
+    ]  # fmt: skip
+    summary.update(points=points, load={"kind": "concurrency"})
+    summary_path.write_text(json.dumps(summary))
+    good = load_figure(load_run(run_small)).axes[1]
+    assert list(good.lines[0].get_xdata()) == [1.0, 2.0, 4.0]
+    assert "concurrency" in good.get_xlabel()
