@@ -18,7 +18,6 @@ The arithmetic lives here too, once: :func:`percentile` (linear interpolation),
 
 from __future__ import annotations
 
-import itertools
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
@@ -322,39 +321,6 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 def mean(values: Sequence[float]) -> float | None:
     """The arithmetic mean, ``None`` when empty."""
     return statistics.fmean(values) if values else None
-
-
-def distribution(base: str, values: Sequence[float]) -> dict[str, float | None]:
-    """The mean and percentiles of ``values`` under their stored names (``None`` when empty).
-
-    >>> distribution("ttft", [1.0, 2.0, 3.0])["p90_ttft_s"]
-    2.8
-    """
-    stats: dict[str, float | None] = {distribution_key(base, "mean"): mean(values)}
-    for stat in DISTRIBUTION_STATS[1:]:
-        stats[distribution_key(base, stat)] = percentile(values, float(stat[1:]))
-    return stats
-
-
-def tpot(timings: Timings | None) -> float | None:
-    """Time per output token after the first: (service time − TTFT) ÷ (tokens − 1).
-
-    ``None`` without a measured TTFT or with fewer than two completion tokens.
-
-    >>> tpot(Timings(total_s=1.1, ttft_s=0.1, completion_tokens=11))
-    0.1
-    """
-    if timings is None or timings.ttft_s is None or (timings.completion_tokens or 0) < 2:
-        return None
-    return max(0.0, timings.total_s - timings.ttft_s) / ((timings.completion_tokens or 0) - 1)
-
-
-def inter_token_latencies(timings: Timings | None) -> list[float]:
-    """The gaps between consecutive per-token times (empty where the engine did not stream)."""
-    times = timings.token_times if timings else None
-    if not times:
-        return []
-    return [later - earlier for earlier, later in itertools.pairwise(times)]
 
 
 def output_tokens_per_s(completion_tokens: int, wall_s: float) -> float | None:

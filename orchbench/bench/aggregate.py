@@ -8,19 +8,19 @@ p50, p90, p95, p99 — with request and output token throughput.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from orchbench.metrics import (
-    distribution,
-    inter_token_latencies,
+    DISTRIBUTION_STATS,
+    distribution_key,
     mean,
     output_tokens_per_s,
     percentile,
-    tpot,
 )
-from orchbench.records import AttemptRecord, TaskResult
+from orchbench.records import AttemptRecord, TaskResult, Timings
 
 AGGREGATE_KEYS = (
     "total_s",
@@ -39,6 +39,39 @@ AGGREGATE_KEYS = (
     "by_task_type",
     "per_host_requests",
 )
+
+
+def distribution(base: str, values: Sequence[float]) -> dict[str, float | None]:
+    """The mean and percentiles of ``values`` under their stored names (``None`` when empty).
+
+    >>> distribution("ttft", [1.0, 2.0, 3.0])["p90_ttft_s"]
+    2.8
+    """
+    stats: dict[str, float | None] = {distribution_key(base, "mean"): mean(values)}
+    for stat in DISTRIBUTION_STATS[1:]:
+        stats[distribution_key(base, stat)] = percentile(values, float(stat[1:]))
+    return stats
+
+
+def tpot(timings: Timings | None) -> float | None:
+    """Time per output token after the first: (service time − TTFT) ÷ (tokens − 1).
+
+    ``None`` without a measured TTFT or with fewer than two completion tokens.
+
+    >>> tpot(Timings(total_s=1.1, ttft_s=0.1, completion_tokens=11))
+    0.1
+    """
+    if timings is None or timings.ttft_s is None or (timings.completion_tokens or 0) < 2:
+        return None
+    return max(0.0, timings.total_s - timings.ttft_s) / ((timings.completion_tokens or 0) - 1)
+
+
+def inter_token_latencies(timings: Timings | None) -> list[float]:
+    """The gaps between consecutive per-token times (empty where the engine did not stream)."""
+    times = timings.token_times if timings else None
+    if not times:
+        return []
+    return [later - earlier for earlier, later in itertools.pairwise(times)]
 
 
 def distributions(

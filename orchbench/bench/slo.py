@@ -20,8 +20,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from orchbench.bench.aggregate import inter_token_latencies, tpot
 from orchbench.errors import ConfigError
-from orchbench.metrics import inter_token_latencies, mean, tpot
+from orchbench.metrics import mean
 from orchbench.records import TaskResult
 
 SLO_NAMES = ("ttft_ms", "tpot_ms", "itl_ms", "e2el_ms")

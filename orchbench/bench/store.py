@@ -24,9 +24,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchbench.bench.aggregate import tpot
 from orchbench.bench.slo import meets
 from orchbench.errors import ResultsError
-from orchbench.metrics import tpot
 from orchbench.profiles import write_atomic
 from orchbench.results import RECORDS, RESOURCES, SUMMARY, TASKS, read_jsonl
 

@@ -4,7 +4,6 @@ the load curves of a concurrency or sweep run (throughput vs latency, goodput vs
 
 from __future__ import annotations
 
-import itertools
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +18,13 @@ if TYPE_CHECKING:
 
 def _gaps(value: Any) -> list[float]:
     """Inter-token gaps of one record's ``token_times`` (a list, or JSON text from a CSV)."""
+    from orchbench.bench.aggregate import inter_token_latencies
+    from orchbench.records import Timings
+
     times = json.loads(value) if isinstance(value, str) else value
-    if not isinstance(times, list) or len(times) < 2:
+    if not isinstance(times, list):
         return []
-    return [float(b) - float(a) for a, b in itertools.pairwise(times)]
+    return inter_token_latencies(Timings(total_s=0.0, token_times=[float(t) for t in times]))
 
 
 def _cdf(ax: Axes, values: list[float], color: Any, label: str) -> None:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from orchbench.bench.aggregate import aggregate, distributions
-from orchbench.config import Complexity, TaskType
-from orchbench.metrics import (
-    METRICS,
+from orchbench.bench.aggregate import (
+    aggregate,
     distribution,
+    distributions,
     inter_token_latencies,
-    median_of_repeats,
     tpot,
 )
+from orchbench.config import Complexity, TaskType
+from orchbench.metrics import METRICS, median_of_repeats
 from orchbench.records import AttemptRecord, TaskResult, Timings
 
 
