@@ -38,6 +38,7 @@ The run times itself (alternating repeats, medians); pytest-benchmark is not inv
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,7 +184,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         load_from_options(config)
     except ConfigError as exc:
-        raise pytest.UsageError(str(exc).replace("--", "--orchbench-", 1)) from None
+        raise pytest.UsageError(re.sub(r"--(?=[a-z])", "--orchbench-", str(exc))) from None
     _slos(config)  # a bad --orchbench-slo is a usage error before anything runs
 
 

@@ -214,11 +214,13 @@ def points_table(summary: dict[str, Any]) -> Table | None:
     table.add_column("Mode", no_wrap=True)
     table.add_column("Point", no_wrap=True)
     columns = (*_POINT_COLUMNS, *(_SLO_ROWS if summary.get("slo") else ()))
-    for key in ("offered_rate", *columns):
+    offered = any(entry.get("offered_rate") is not None for entry in points)
+    keys = ("offered_rate", *columns) if offered else columns
+    for key in keys:
         table.add_column(METRICS[key].label, justify="right")
+    formats = {**_FORMATS, "offered_rate": _rate}
     for entry in points:
-        cells = [_FORMATS[key](entry.get(key)) for key in columns]
-        table.add_row(entry["mode"], entry["point"], _rate(entry.get("offered_rate")), *cells)
+        table.add_row(entry["mode"], entry["point"], *(formats[k](entry.get(k)) for k in keys))
     return table
 
 
