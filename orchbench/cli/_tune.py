@@ -221,7 +221,10 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         verify_top: Annotated[
-            int, typer.Option(min=1, help="How many of the best --verify-backend re-runs.")
+            int,
+            typer.Option(
+                min=1, help="How many of the best configurations are re-run (median wins)."
+            ),
         ] = 3,
         out: Annotated[
             str | None,
@@ -288,7 +291,7 @@ def register(app: typer.Typer) -> None:
             evaluator=checker,
             suite=verify_workload.name,
             repeat=verify_repeat,
-            top=verify_top if verify_backend is not None else 1,
+            top=verify_top,
             on_run=on_run,
         )
         console.print(

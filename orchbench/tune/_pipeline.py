@@ -19,6 +19,7 @@ from orchbench.tune._study import (
     StudySpec,
     baseline_trial,
     distinct_outcomes,
+    longest_prompt_tokens,
     ranked_trials,
     run_study,
     storage_url_for,
@@ -37,19 +38,25 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
 
+FINALISTS = 3
+"""How many of the search's best configurations are re-measured before one is chosen."""
+
+
 @dataclass(frozen=True, slots=True)
 class VerifyPlan:
     """How to check the search's pick: on which engine and suite, how often, how many.
 
-    ``top`` > 1 re-runs the search's best ``top`` configurations (the simulator-to-engine
-    step) and keeps the one that really wins; ``repeat`` 0 skips verification.
+    The search's best ``top`` distinct configurations (the finalists) are re-run
+    ``repeat`` times each, alternating with the original, and the best median wins: a
+    configuration that was lucky once does not win on its single trial, and with another
+    ``evaluator`` this is the simulator-to-engine step. ``repeat`` 0 skips verification.
     """
 
     evaluator: Evaluator | None = None
     """``None``: the search's own evaluator."""
     suite: str | None = None
     repeat: int = 3
-    top: int = 1
+    top: int = FINALISTS
     on_run: Callable[[str, int, float], None] | None = None
 
 
@@ -93,7 +100,11 @@ def tune(
     starts, and again when writing). Raises :class:`OrchbenchError` when no trial met the
     constraints.
     """
-    space = space or SearchSpace.from_profile(profile)
+    if space is None:
+        longest = spec.longest_prompt_tokens
+        if longest is None:
+            longest = longest_prompt_tokens(evaluator)
+        space = SearchSpace.from_profile(profile, longest_prompt_tokens=longest)
     if not space.params:
         raise ConfigError(f"profile {profile.name!r} leaves nothing to tune (every range is 1)")
     target = tuned_path(source or profile.name, profile.name, out) if write else None
@@ -113,7 +124,8 @@ def tune(
     checked: Verification | None = None
     plan = verification or VerifyPlan()
     candidates = distinct_outcomes(ranked[pick:], max(1, plan.top))
-    if baseline is not None and [t.params for t in candidates] == [baseline.params]:
+    same_engine = plan.evaluator is None
+    if baseline is not None and candidates[0].params == baseline.params and same_engine:
         notes.append(
             "the search found nothing better than the profile's own configuration: "
             "the tuned profile keeps its values (nothing to verify)"

@@ -8,14 +8,21 @@ Parameters are named by where they live in the profile:
   model's priority orders nothing);
 - ``models.<name>.n_threads``: 1 … cpu cores, for the embedded engine (oversubscribing
   the cores loses, and the tuner must be able to find that);
-- ``models.<name>.num_ctx``: the context sizes whose KV cache fits VRAM, for Ollama;
+- ``models.<name>.num_ctx``: the context sizes whose KV cache fits VRAM and that hold
+  ``max_tokens`` plus the suite's longest prompt, for Ollama;
 - ``settings.max_concurrent_tasks``: 1 … the sum of the models' largest limits;
 - on an Ollama server (``[server]``, :func:`orchbench.planning.uses_server`), what a
   user can set there: ``server.num_parallel`` (slots in every loaded model),
   ``server.max_loaded_models``, ``server.kv_cache_type``; each model's client limit is
-  searched only up to the largest ``num_parallel`` and capped at the trial's own
-  (:func:`apply_params`); memory and context problems make a trial infeasible
-  (:func:`orchbench.planning.static_problems`).
+  searched only up to the largest ``num_parallel``; :func:`apply_params` lowers the
+  trial's ``num_parallel`` until every model's slots fit and caps client limits at it
+  (:func:`orchbench.tune._feasible.repair`), so a trial is feasible by construction;
+- ``routing.primaries``: when memory cannot keep every model loaded, how many models
+  (smallest first) keep their primary routes; the others become fallbacks (see
+  :mod:`orchbench.tune._feasible`).
+
+What is still infeasible (:func:`orchbench.planning.static_problems`) is marked so by the
+study, not run.
 """
 
 from __future__ import annotations
@@ -30,6 +37,15 @@ from orchbench.backends import engine_class
 from orchbench.config import ModelConfig, Profile
 from orchbench.engine import runs_instances
 from orchbench.errors import ConfigError
+from orchbench.tune._feasible import (
+    PRIMARIES,
+    derived_start,
+    keep_primaries,
+    primaries_of,
+    repair,
+    resident_choices,
+    resident_order,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -119,20 +135,22 @@ def server_params(profile: Profile) -> list[Param]:
     ]
 
 
-def num_ctx_choices(profile: Profile, model: ModelConfig) -> tuple[int, ...]:
-    """Context sizes the model was trained for whose one-slot footprint fits in VRAM."""
+def num_ctx_choices(
+    profile: Profile, model: ModelConfig, longest_prompt_tokens: int = 0
+) -> tuple[int, ...]:
+    """Context sizes the model was trained for whose one-slot footprint fits in VRAM and
+    that hold ``max_tokens`` plus the longest prompt (the profile's own when none does)."""
     from orchbench import planning
 
     _, _, usable = planning.capacity_of(profile.hardware)
-    longest = model.context_length or NUM_CTX_CHOICES[-1]
+    trained = model.context_length or NUM_CTX_CHOICES[-1]
+    floor = model.max_tokens + longest_prompt_tokens
     fits = [
         c
-        for c in NUM_CTX_CHOICES
-        if c <= longest and planning.estimate_vram_gb(model, c, 1) <= usable
+        for c in (*NUM_CTX_CHOICES, *([model.num_ctx] if model.num_ctx else []))
+        if floor <= c <= trained and planning.estimate_vram_gb(model, c, 1) <= usable
     ]
-    if model.num_ctx is not None and model.num_ctx not in fits:
-        fits.append(model.num_ctx)
-    return tuple(sorted(fits)) or (model.num_ctx or NUM_CTX_CHOICES[0],)
+    return tuple(sorted(set(fits))) or (model.num_ctx or NUM_CTX_CHOICES[0],)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +167,17 @@ class SearchSpace:
     params: tuple[Param, ...]
 
     @classmethod
-    def from_profile(cls, profile: Profile, *, tune_num_ctx: bool | None = None) -> SearchSpace:
+    def from_profile(
+        cls,
+        profile: Profile,
+        *,
+        tune_num_ctx: bool | None = None,
+        longest_prompt_tokens: int = 0,
+    ) -> SearchSpace:
         """Every parameter ``profile`` allows tuning (see the module docstring).
 
-        ``tune_num_ctx`` defaults to "on a GPU profile that does not run embedded".
+        ``tune_num_ctx`` defaults to "on a GPU profile that does not run embedded";
+        ``longest_prompt_tokens`` (the suite's) bounds the contexts from below.
         """
         hw = profile.hardware
         params: list[Param] = []
@@ -167,11 +192,12 @@ class SearchSpace:
             if is_embedded(profile, model):
                 params.append(Param(prefix + "n_threads", tuple(range(1, hw.cpu_cores + 1))))
             elif tune_num_ctx if tune_num_ctx is not None else hw.kind == "gpu":
-                choices = num_ctx_choices(profile, model)
+                choices = num_ctx_choices(profile, model, longest_prompt_tokens)
                 if len(choices) > 1:
                     params.append(Param(prefix + "num_ctx", choices))
         params.append(Param("settings.max_concurrent_tasks", tuple(range(1, total + 1))))
         params.extend(server_params(profile))
+        params.append(Param(PRIMARIES, resident_choices(profile)))
         return cls(tuple(p for p in params if len(p.choices) > 1))
 
     @property
@@ -199,6 +225,16 @@ class SearchSpace:
                 values[p.name] = picked if isinstance(picked, str) else int(picked or 0)
         return values
 
+    def starts(self, profile: Profile) -> list[dict[str, Choice]]:
+        """Where a search starts: the profile's own values, then (when it differs) the
+        memory-derived densest configuration on an Ollama server
+        (:func:`orchbench.tune._feasible.derived_start`)."""
+        own = self.values_of(profile)
+        if "server.num_parallel" not in self.names:
+            return [own]  # no server: nothing to derive from memory
+        derived = {**own, **derived_start({p.name: p.choices for p in self.params})}
+        return [own] if derived == own else [own, derived]
+
     def values_of(self, profile: Profile) -> dict[str, Choice]:
         """The profile's own values of the space's parameters, clamped into the space.
 
@@ -223,27 +259,26 @@ def _distance(current: Choice, choice: Choice) -> tuple[int, int]:
 
 def read_param(profile: Profile, name: str) -> Any:
     """The value of the dotted parameter ``name`` in ``profile``."""
+    if name == PRIMARIES:
+        return primaries_of(profile)
     owner, field = _owner(profile, name)
     return getattr(owner, field)
 
 
 def apply_params(profile: Profile, params: Mapping[str, Any]) -> Profile:
-    """A deep copy of ``profile`` with every ``params`` value set; the original is unchanged."""
+    """A deep copy of ``profile`` with every ``params`` value set, repaired to be feasible
+    (:func:`orchbench.tune._feasible.repair`); the original is unchanged."""
     candidate = profile.model_copy(deep=True)
     for name, value in params.items():
+        if name == PRIMARIES:
+            keep_primaries(candidate, int(value), resident_order(profile))
+            continue
         owner, field = _owner(candidate, name)
         try:
             setattr(owner, field, value)
         except ValueError as exc:
             raise ConfigError(f"parameter {name!r}: value {value!r} is not valid: {exc}") from None
-    if "server.num_parallel" in params:
-        # Feasible by construction: a client limit above num_parallel only queues in Ollama.
-        for model in candidate.models.values():
-            if not is_embedded(candidate, model):
-                hosts = max(1, len(model.deployments))  # a fleet: num_parallel on each host
-                slots = candidate.server.num_parallel * hosts
-                model.concurrent_limit = min(model.concurrent_limit, slots)
-    return candidate
+    return repair(candidate) if params else candidate
 
 
 def _owner(profile: Profile, name: str) -> tuple[Any, str]:

@@ -208,7 +208,7 @@ def longest_prompt_tokens(evaluator: Evaluator) -> int:
 def run_study(
     profile: Profile, space: SearchSpace, evaluator: Evaluator, spec: StudySpec
 ) -> optuna.Study:
-    """Open (or resume) the study, enqueue the profile's own config, run the trials.
+    """Open (or resume) the study, enqueue its starts (:meth:`SearchSpace.starts`), run it.
 
     Engine failures in a trial fail that trial (recorded with its error) and the search
     goes on; configuration errors stop it.
@@ -217,9 +217,10 @@ def run_study(
         raise ConfigError("give --trials N or --timeout DURATION (or both)")
     study = open_study(spec, space)
     study.set_user_attr("profile", profile.name)
-    study.enqueue_trial(
-        space.values_of(profile), user_attrs={"baseline": True}, skip_if_exists=True
-    )
+    for i, start in enumerate(space.starts(profile)):
+        # The profile's own values, then the memory-derived densest configuration.
+        attrs = {"baseline": True} if i == 0 else {"derived_start": True}
+        study.enqueue_trial(start, user_attrs=attrs, skip_if_exists=True)
     study.optimize(
         make_objective(profile, space, evaluator, spec),
         n_trials=spec.trials,

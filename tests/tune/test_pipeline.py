@@ -1,7 +1,7 @@
 """A whole tune with a fake engine: search, pick, verify, write NAME.tuned.toml."""
 
 import pytest
-from tune_fakes import FakeEvaluator, best_point
+from tune_fakes import FakeEvaluator, best_point, landscape
 
 from orchbench import load_profile
 from orchbench.errors import ConfigError, OrchbenchError
@@ -158,3 +158,40 @@ def test_when_the_start_is_already_best_it_says_so(tmp_path, monkeypatch):
     assert result.verification is None
     assert any("nothing better" in note for note in result.notes)
     assert load_profile("embedded-gemma.tuned").models["gemma3-270m"].concurrent_limit == 2
+
+
+def test_a_configuration_lucky_once_does_not_win(tmp_path, monkeypatch):
+    """On a noisy engine the finalists are re-measured: one lucky trial is not enough."""
+    monkeypatch.chdir(tmp_path)
+    _, best = best_point()
+
+    class LuckyOnce(FakeEvaluator):
+        """A stand-in engine on which 2 instances x 2 threads measured 3x too fast once."""
+
+        def __init__(self):
+            super().__init__()
+            self.lucky_left = 1
+
+        def evaluate(self, profile, repeat=0):
+            got = super().evaluate(profile, repeat)
+            model = profile.models["gemma3-270m"]
+            if (model.concurrent_limit, model.n_threads) == (2, 2) and self.lucky_left:
+                self.lucky_left -= 1
+                got["tasks_per_s"] = float(got["tasks_per_s"]) * 3
+            return got
+
+    result = tune(
+        load_profile("embedded-gemma"),
+        LuckyOnce(),
+        _spec(tmp_path, trials=40),
+        suite="smoke",
+        verification=VerifyPlan(repeat=3),
+    )
+    search_best = result.ranked[0].params
+    assert (search_best[LIMIT], search_best[THREADS]) == (2, 2)  # the lucky trial led
+    picked = result.picked.params
+    assert (picked[LIMIT], picked[THREADS]) != (2, 2)
+    true = landscape(picked[LIMIT], picked[THREADS], picked["settings.max_concurrent_tasks"])
+    assert true["tasks_per_s"] == pytest.approx(best)
+    assert result.verification.rounds == 3
+    assert len(result.verification.candidates) == 3

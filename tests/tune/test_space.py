@@ -5,7 +5,7 @@ import pytest
 from orchbench import load_profile
 from orchbench.config import HardwareSpec, ModelConfig, Profile, Route, TaskType
 from orchbench.errors import ConfigError
-from orchbench.planning import capacity_of, estimate_vram_gb
+from orchbench.planning import capacity_of, estimate_vram_gb, static_problems
 from orchbench.tune import SearchSpace, apply_params
 from orchbench.tune._space import limit_bound
 
@@ -124,8 +124,49 @@ def test_apply_params_changes_a_copy_only():
 def test_values_of_reads_back_what_apply_params_wrote():
     profile = _gpu_profile()
     space = SearchSpace.from_profile(profile)
-    values = {p.name: p.choices[-1] for p in space.params}
+    values = {p.name: p.choices[0 if p.name.endswith("num_ctx") else -1] for p in space.params}
     assert space.values_of(apply_params(profile, values)) == values
+
+
+def test_a_sampled_configuration_is_repaired_until_the_server_can_run_it():
+    profile = _gpu_profile()
+    space = SearchSpace.from_profile(profile, longest_prompt_tokens=200)
+    largest = {p.name: p.choices[-1] for p in space.params}  # every slot at the longest context
+    largest["server.kv_cache_type"] = "f16"
+    assert static_problems(_unrepaired(profile, largest), 200)  # the server cannot hold it
+    candidate = apply_params(profile, largest)
+    assert 1 <= candidate.server.num_parallel < largest["server.num_parallel"]
+    assert static_problems(candidate, 200) == []
+    assert all(m.concurrent_limit <= candidate.server.num_parallel for m in candidate.model_list())
+
+
+def test_contexts_searched_hold_max_tokens_and_the_longest_prompt():
+    profile = load_profile("rtx4090")
+    space = SearchSpace.from_profile(profile, longest_prompt_tokens=300)
+    for name, model in profile.models.items():
+        for ctx in space.grid().get(f"models.{name}.num_ctx", []):
+            assert isinstance(ctx, int) and ctx >= model.max_tokens + 300
+    assert "models.llama2:7b-chat.num_ctx" not in space.names  # only 4096 holds 2048 + 300
+
+
+def test_every_random_configuration_of_the_rtx4090_space_is_feasible():
+    import random
+
+    profile = load_profile("rtx4090")
+    space = SearchSpace.from_profile(profile, longest_prompt_tokens=300)
+    rng = random.Random(0)
+    for _ in range(200):
+        params = {p.name: rng.choice(p.choices) for p in space.params}
+        assert static_problems(apply_params(profile, params), 300) == [], params
+
+
+def _unrepaired(profile: Profile, params: dict) -> Profile:
+    copy = profile.model_copy(deep=True)
+    copy.server.num_parallel = params["server.num_parallel"]
+    copy.server.kv_cache_type = params["server.kv_cache_type"]
+    for name, model in copy.models.items():
+        model.num_ctx = params.get(f"models.{name}.num_ctx", model.num_ctx)
+    return copy
 
 
 @pytest.mark.parametrize(

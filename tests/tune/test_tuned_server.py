@@ -14,7 +14,7 @@ from orchbench.profiles import load_profile
 from orchbench.tune import SearchSpace, apply_params
 
 
-@pytest.mark.parametrize("name", ["rtx4090", "rtx3080"])
+@pytest.mark.parametrize("name", ["rtx4090", "rtx3080", "rtx5090"])
 def test_tuned_profiles_pass_doctors_static_checks(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -44,3 +44,27 @@ def test_client_limits_are_capped_at_num_parallel() -> None:
     assert candidate.models["llama2:7b-chat"].concurrent_limit == 2
     assert candidate.server.num_parallel == 2
     assert profile.server.num_parallel == 1  # the original is untouched
+
+
+@pytest.mark.parametrize("name", ["rtx4090", "rtx3080", "rtx5090"])
+def test_a_tuned_profile_with_models_dropped_from_the_primaries_passes_the_checks(
+    name: str, tmp_path: Path
+) -> None:
+    from orchbench.tune._feasible import PRIMARIES, resident_choices
+    from orchbench.tune._write import build_tuned_profile, write_tuned
+
+    profile = load_profile(name)
+    choices = resident_choices(profile)
+    if not choices:
+        pytest.skip(f"{name} keeps every model loaded: nothing to drop")
+    workload = load_suite(default_suite(profile))
+    longest = max(prompt_tokens_estimate(t.prompt) for t in workload.tasks)
+    space = SearchSpace.from_profile(profile, longest_prompt_tokens=longest)
+    params = {p.name: p.choices[-1] for p in space.params}  # the most of everything
+    params[PRIMARIES] = choices[0]  # only the smallest model keeps its primary routes
+    tuned = build_tuned_profile(profile, params, {"trial": 0})
+    path = write_tuned(tuned, tmp_path / f"{name}.tuned.toml", force=False)
+    again = load_profile(path)
+    assert set(again.models) == set(profile.models)  # the roster stays, as fallbacks
+    assert any(again.routing[t].primary != profile.routing[t].primary for t in again.routing)
+    assert [c.status for c in static_checks(again, longest)] == ["ok"]
