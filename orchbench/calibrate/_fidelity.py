@@ -81,6 +81,11 @@ class FidelityReport:
         return 100.0 * sum(abs(o.error) for o in self.outcomes) / len(self.outcomes)
 
     @property
+    def bias(self) -> float:
+        """Mean signed makespan error in percent (negative: the simulator is optimistic)."""
+        return 100.0 * sum(o.error for o in self.outcomes) / len(self.outcomes)
+
+    @property
     def throughput_mape(self) -> float:
         """Mean absolute percentage error of the throughputs, in percent."""
         errors = [abs(o.predicted_tps - o.measured_tps) / o.measured_tps for o in self.outcomes]
@@ -95,33 +100,24 @@ class FidelityReport:
 
 
 def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
-    """Kendall's τ-b rank correlation of two equally long sequences (ties handled).
+    """Kendall's τ-b rank correlation of two equally long sequences
+    (:func:`scipy.stats.kendalltau`; 0 when it is undefined, e.g. all values tied).
 
     >>> kendall_tau([1, 2, 3], [10, 20, 30])
     1.0
     """
+    import math
+
+    from scipy.stats import kendalltau
+
     if len(x) != len(y) or len(x) < 2:
         raise ValueError("kendall_tau needs two sequences of the same length ≥ 2")
-    concordant = discordant = ties_x = ties_y = 0
-    for i in range(len(x)):
-        for j in range(i + 1, len(x)):
-            dx, dy = x[i] - x[j], y[i] - y[j]
-            if dx == 0 and dy == 0:
-                continue
-            if dx == 0:
-                ties_x += 1
-            elif dy == 0:
-                ties_y += 1
-            elif (dx > 0) == (dy > 0):
-                concordant += 1
-            else:
-                discordant += 1
-    denominator = ((concordant + discordant + ties_x) * (concordant + discordant + ties_y)) ** 0.5
-    return (concordant - discordant) / denominator if denominator else 0.0
+    tau = float(kendalltau(x, y).statistic)
+    return 0.0 if math.isnan(tau) else tau
 
 
 def default_check_configs(profile: Profile) -> list[CheckConfig]:
-    """At least six settings spanning too little, enough and too much parallelism."""
+    """Seven held-out settings spanning too little, enough and too much parallelism."""
     cores = profile.hardware.cpu_cores
     if profile.hardware.kind == "cpu":
         many = min(cores, 4)
@@ -135,7 +131,8 @@ def default_check_configs(profile: Profile) -> list[CheckConfig]:
             CheckConfig(3, many, 3),
         ]
     threads = max(1, cores // 2)
-    return [CheckConfig(n, threads, max(n, 1) * len(profile.models)) for n in (1, 2, 3, 4, 6, 8)]
+    counts = (1, 2, 3, 4, 5, 6, 8)
+    return [CheckConfig(n, threads, max(n, 1) * len(profile.models)) for n in counts]
 
 
 def _tasks(tasks: Sequence[TaskSpec]) -> list[TaskSpec]:
@@ -191,10 +188,12 @@ def check_fidelity(
         backend = real_backend()
         best: list[tuple[float, list[TaskResult]] | None] = [None] * len(configs)
         try:
+            total = repeats * len(configs)
             for repeat in range(repeats):
                 for i, config in enumerate(configs):
                     if progress:
-                        progress(f"measuring {config.label} ({repeat + 1}/{repeats})")
+                        n = repeat * len(configs) + i + 1
+                        progress(f"check configuration {n} of {total}: {config.label}")
                     run = await run_config(config.apply(profile), backend, tasks)
                     current = best[i]
                     if current is None or run[0] < current[0]:

@@ -16,9 +16,13 @@ parameter at a time in an order where each depends only on those fitted before:
 5. ``oversubscription_penalty`` from multi-threaded instances beyond the cores;
 6. ``batch_alpha``/``batch_gamma`` from one batching model at several batch sizes.
 
-Each fit minimises the squared log error by golden-section search (no SciPy needed).
-Where a round was repeated, its best repeat counts: on a shared machine other
-processes only ever slow a measurement down.
+Each fit minimises the log errors with bounded least squares
+(:func:`orchbench.calibrate._lsq.fit_bounded`, scipy's trust-region solver) and keeps
+each parameter's standard error (``ParamFit.stderr``, written as ``stderr.<name>`` in the
+calibration's provenance); a parameter the rounds do not determine (at a bound, or an
+ill-conditioned Jacobian) refuses the whole fit with what to measure instead
+(:class:`~orchbench.calibrate._lsq.DegenerateFit`). Where a round was repeated, its best
+repeat counts: on a shared machine other processes only ever slow a measurement down.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from orchbench.backends import engine_class
+from orchbench.calibrate._lsq import ParamFit, fit_bounded
 from orchbench.config import HardwareSpec, ModelConfig
 from orchbench.engine import prompt_time_includes_first_token
 from orchbench.records import Timings
@@ -64,22 +69,24 @@ class Observation:
         return statistics.fmean(rates) if rates else None
 
 
-def golden_min(f: Callable[[float], float], lo: float, hi: float, iterations: int = 60) -> float:
-    """The ``x`` in [lo, hi] minimising a unimodal ``f`` (golden-section search)."""
-    ratio = (math.sqrt(5) - 1) / 2
-    a, b = lo, hi
-    c, d = b - ratio * (b - a), a + ratio * (b - a)
-    fc, fd = f(c), f(d)
-    for _ in range(iterations):
-        if fc < fd:
-            b, d, fd = d, c, fc
-            c = b - ratio * (b - a)
-            fc = f(c)
-        else:
-            a, c, fc = c, d, fd
-            d = a + ratio * (b - a)
-            fd = f(d)
-    return (a + b) / 2
+BOUNDS: dict[str, tuple[float, float]] = {
+    "thread_scaling": (0.0, 1.5),
+    "contention": (0.0, 3.0),
+    "time_slicing_gain": (0.0, 3.0),
+    "oversubscription_penalty": (0.0, 5.0),
+    "batch_alpha": (0.0, 3.0),
+    "batch_gamma": (0.3, 1.4),
+}
+"""Where each device parameter is searched."""
+HINTS: dict[str, str] = {
+    "thread_scaling": "measure one stream alone at 1, 2 … cores threads",
+    "contention": "measure 2 … cores single-threaded instances (or two models) at once",
+    "time_slicing_gain": "measure more single-threaded instances than cores at once",
+    "oversubscription_penalty": "measure multi-threaded instances whose threads exceed the cores",
+    "batch_alpha": "measure one model at batch sizes 1, 2, 4 and 8",
+    "batch_gamma": "measure one model at batch sizes 1, 2, 4 and 8",
+}
+"""What to measure when a parameter cannot be fitted (the DegenerateFit message)."""
 
 
 def _model_params(observations: Sequence[Observation], name: str, ttft_prompt: bool) -> ModelParams:
@@ -148,10 +155,8 @@ class _Fitter:
             streams += [StreamLoad(perf, DECODE, round_.threads)] * round_.copies
         return statistics.fmean(stream_rates(streams, self.hardware, device))
 
-    def fit(
-        self, names: tuple[str, ...], rounds: list[Observation], bounds: tuple[float, float]
-    ) -> None:
-        """Fit device parameter(s) ``names`` (one value, or a grid for a pair) to ``rounds``.
+    def fit(self, names: tuple[str, ...], rounds: list[Observation]) -> ParamFit | None:
+        """Fit device parameter(s) ``names`` to ``rounds`` by bounded least squares.
 
         Repeats of a round are reduced to their best rate: a disturbed measurement
         (another process on the cores) is only ever slower, never faster.
@@ -165,32 +170,17 @@ class _Fitter:
                 groups.setdefault(key, []).append(rate)
                 examples[key] = o.round
         if not groups:
-            return
+            return None
         targets = [(examples[k], max(v)) for k, v in groups.items()]
 
-        def loss(update: dict[str, float]) -> float:
-            device = self.device.model_copy(update=update)
-            return sum(
-                math.log(self.predicted(round_, device) / rate) ** 2 for round_, rate in targets
-            )
+        def residuals(values: Sequence[float]) -> list[float]:
+            device = self.device.model_copy(update=dict(zip(names, values, strict=True)))
+            return [math.log(self.predicted(r, device) / rate) for r, rate in targets]
 
-        if len(names) == 1:
-            best = golden_min(lambda x: loss({names[0]: x}), *bounds)
-            self.device = self.device.model_copy(update={names[0]: best})
-            return
-        # A pair (batch_alpha, batch_gamma): golden search on the first for each grid value.
-        best_pair, best_loss = None, math.inf
-        for gamma in [0.3 + 0.05 * i for i in range(23)]:
-
-            def at(a: float, g: float = gamma) -> float:
-                return loss({names[0]: a, names[1]: g})
-
-            alpha = golden_min(at, *bounds, 40)
-            value = loss({names[0]: alpha, names[1]: gamma})
-            if value < best_loss:
-                best_pair, best_loss = (alpha, gamma), value
-        assert best_pair is not None
-        self.device = self.device.model_copy(update=dict(zip(names, best_pair, strict=True)))
+        start = [float(getattr(self.device, n)) for n in names]
+        result = fit_bounded(residuals, names, start, [BOUNDS[n] for n in names], HINTS)
+        self.device = self.device.model_copy(update=result.as_dict())
+        return result
 
 
 def fit_calibration(
@@ -203,7 +193,10 @@ def fit_calibration(
     """Fit a :class:`Calibration` for ``hardware`` running ``engine`` from ``observations``.
 
     ``configs`` are the models measured (for their sizes). Parameters the rounds do not
-    inform keep their defaults and are not written.
+    inform keep their defaults and are not written; each fitted parameter's standard
+    error goes into the provenance as ``stderr.<name>``. Raises
+    :class:`~orchbench.calibrate._lsq.DegenerateFit` when the rounds do not determine a
+    parameter they exercise.
     """
     ttft_prompt = prompt_time_includes_first_token(engine_class(engine))
     models = {name: _model_params(observations, name, ttft_prompt) for name in configs}
@@ -215,11 +208,10 @@ def fit_calibration(
     def rounds(test: Callable[[Round], bool]) -> list[Observation]:
         return [o for o in observations if o.timings and test(o.round)]
 
-    fitted: list[str] = []
+    fits: list[ParamFit | None] = []
     threads = rounds(lambda r: len(r.models) == 1 and r.copies == 1 and r.threads > 1)
     if cpu and threads:
-        fitter.fit(("thread_scaling",), threads, (0.0, 1.5))
-        fitted.append("thread_scaling")
+        fits.append(fitter.fit(("thread_scaling",), threads))
     shared = rounds(
         lambda r: (
             (len(r.models) > 1 and r.copies == 1)
@@ -227,24 +219,26 @@ def fit_calibration(
         )
     )
     if shared:
-        fitter.fit(("contention",), shared, (0.0, 3.0))
-        fitted.append("contention")
+        fits.append(fitter.fit(("contention",), shared))
     sliced = rounds(lambda r: not batching and r.threads == 1 and r.copies > cores)
     if cpu and sliced:
-        fitter.fit(("time_slicing_gain",), sliced, (0.0, 3.0))
-        fitted.append("time_slicing_gain")
+        fits.append(fitter.fit(("time_slicing_gain",), sliced))
     over = rounds(
         lambda r: not batching and r.copies > 1 and r.threads > 1 and r.copies * r.threads > cores
     )
     if cpu and over:
-        fitter.fit(("oversubscription_penalty",), over, (0.0, 5.0))
-        fitted.append("oversubscription_penalty")
+        fits.append(fitter.fit(("oversubscription_penalty",), over))
     batches = rounds(lambda r: batching and len(r.models) == 1 and r.copies > 1)
     if batches:
-        fitter.fit(("batch_alpha", "batch_gamma"), batches, (0.0, 3.0))
-        fitted += ["batch_alpha", "batch_gamma"]
-    device = {name: getattr(fitter.device, name) for name in fitted}
-    return Calibration(provenance=dict(provenance or {}), device=device, models=models)
+        fits.append(fitter.fit(("batch_alpha", "batch_gamma"), batches))
+    done = [f for f in fits if f is not None]
+    device = {name: getattr(fitter.device, name) for f in done for name in f.names}
+    table = dict(provenance or {})
+    for f in done:
+        for name, err in zip(f.names, f.stderr, strict=True):
+            if err is not None:
+                table[f"stderr.{name}"] = round(err, 6)
+    return Calibration(provenance=table, device=device, models=models)
 
 
 def fit_published(

@@ -96,9 +96,9 @@ async def measure(
     observations: list[Observation] = []
     loaded: set[str] = set()
     timeout = profile.settings.default_timeout
-    for round_ in plan:
+    for n, round_ in enumerate(plan, start=1):
         if progress:
-            progress(round_.label)
+            progress(f"configuration {n} of {len(plan)}: {round_.label}")
         observation = Observation(round_)
         for name in round_.models:
             config = _config(profile.models[name], round_)

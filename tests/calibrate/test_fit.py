@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from orchbench.calibrate._fit import Observation, Round, fit_calibration, fit_published, golden_min
+from orchbench.calibrate._fit import Observation, Round, fit_calibration, fit_published
 from orchbench.calibrate._measure import measurement_plan
 from orchbench.config import HardwareSpec, ModelConfig, Profile
 from orchbench.records import Timings
@@ -66,10 +66,6 @@ def _synthetic(
             observation.walls.append(prompt_s + completion_s + 0.003)
         observations.append(observation)
     return observations
-
-
-def test_golden_section_finds_the_minimum():
-    assert golden_min(lambda x: (x - 1.234) ** 2, 0.0, 5.0) == pytest.approx(1.234, abs=1e-6)
 
 
 def test_cpu_fit_recovers_threads_contention_slicing_and_oversubscription():
@@ -144,3 +140,35 @@ def test_fit_published_recovers_efficiency_and_overhead():
     assert fit["overhead_s"] == pytest.approx(0.003)
     with pytest.raises(ValueError, match="two model sizes"):
         fit_published(card, [(4.0, 100.0), (4.0, 110.0)])
+
+
+def test_each_fitted_parameter_carries_its_uncertainty():
+    profile = _profile(GPU, {"small": 4.1, "medium": 7.9}, "ollama")
+    device = default_device_params(GPU, "ollama").model_copy(
+        update={"batch_alpha": 0.3, "batch_gamma": 0.8, "contention": 0.7}
+    )
+    truth = {
+        "small": ModelParams(decode_tps=140.0, prompt_tps=5000.0, load_s=2.0),
+        "medium": ModelParams(decode_tps=85.0, prompt_tps=3000.0, load_s=4.0),
+    }
+    observations = _synthetic(profile, "ollama", device, truth)
+    calibration = fit_calibration(GPU, "ollama", dict(profile.models), observations)
+    for name in ("batch_alpha", "batch_gamma"):
+        err = calibration.provenance[f"stderr.{name}"]
+        assert isinstance(err, float) and 0 <= err < 0.05
+        assert abs(calibration.device[name] - {"batch_alpha": 0.3, "batch_gamma": 0.8}[name]) <= (
+            4 * err + 1e-6
+        )
+
+
+def test_a_parameter_the_rounds_put_at_a_bound_refuses_the_fit():
+    from orchbench.calibrate._lsq import DegenerateFit
+
+    profile = _profile(CPU2, {"tiny": 0.25}, "embedded")
+    device = default_device_params(CPU2, "embedded").model_copy(
+        update={"thread_scaling": 0.7, "contention": 0.4, "time_slicing_gain": 0.0}
+    )
+    truth = {"tiny": ModelParams(decode_tps=60.0, prompt_tps=800.0, load_s=0.4)}
+    observations = _synthetic(profile, "embedded", device, truth)
+    with pytest.raises(DegenerateFit, match="more single-threaded instances than cores"):
+        fit_calibration(CPU2, "embedded", dict(profile.models), observations)
