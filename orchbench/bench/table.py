@@ -224,6 +224,35 @@ def points_table(summary: dict[str, Any]) -> Table | None:
     return table
 
 
+def workflow_line(summary: dict[str, Any]) -> Text | None:
+    """``Workflow: 3 features · makespan ... · critical path ... · ideal ...`` for a suite
+    whose tasks wait for others (``summary["workflow"]``, see :mod:`orchbench.bench.workflow`)."""
+    section = summary.get("workflow") or {}
+    base = section.get("sequential") or section.get("parallel")
+    if not base:
+        return None
+    spans = " / ".join(
+        f"{mode} {_s(section[mode].get('makespan_s'))}"
+        for mode in ("sequential", "parallel")
+        if mode in section
+    )
+    text = Text("Workflow: ", style="bold")
+    text.append(f"{base.get('features')} features · makespan {spans} · critical path ")
+    chain = " → ".join(base.get("critical_path") or [])
+    text.append(f"{_s(base.get('critical_path_s'))} ({chain})")
+    keys = ("ideal_speedup", "branch_factor", "feature_factor")
+    ideal, branch, feature = (base.get(k) for k in keys)
+    if ideal and branch and feature:
+        text.append(
+            f" · ideal speedup {ideal:.2f}× = branches {branch:.2f}× × features {feature:.2f}×"
+        )
+    if section.get("measured_speedup"):
+        text.append(f" · measured {section['measured_speedup']:.2f}×")
+    if not is_measured(summary):
+        text.append("  SIMULATED", style="bold yellow")
+    return text
+
+
 def render(summary: dict[str, Any]) -> Group:
     """Everything worth printing for one run, as one renderable.
 
@@ -238,6 +267,9 @@ def render(summary: dict[str, Any]) -> Group:
     line = speedup_line(summary)
     if line is not None:
         parts.append(line)
+    flow = workflow_line(summary)
+    if flow is not None:
+        parts.append(flow)
     points = points_table(summary)
     if points is not None:
         parts += [points, origin]

@@ -199,3 +199,39 @@ def test_scaling_a_workflow_shifts_dependencies_and_refuses_a_cut():
     )
     with pytest.raises(SuiteError, match="multiple of its 2 tasks"):
         backwards.scaled(3)
+
+
+class _VirtualClockFake(FakeBackend):
+    """The fake engine, asking for the virtual clock (exact, instant durations)."""
+
+    virtual_clock = True
+
+
+def test_session_reports_makespan_critical_path_and_gain_split(duo_profile, tmp_path):
+    from rich.console import Console
+
+    from orchbench.bench.session import BenchSession
+    from orchbench.bench.table import render
+
+    workload = workload_from_dict(
+        _suite(
+            [
+                {"name": f"plan-{f}", "prompt": "plan"} if kind == "plan"
+                else {"name": f"{kind}-{f}", "prompt": f"{{plan-{f}}}", "after": [f"plan-{f}"]}
+                for f in range(2)
+                for kind in ("plan", "code", "doc")
+            ]
+        )
+    )  # fmt: skip
+    fake = _VirtualClockFake(latency=1.0)  # the fake engine, run on the virtual clock
+    session = BenchSession(duo_profile, "fake", workload, backend=fake, run_dir=tmp_path / "r")
+    summary = session.run().summary
+    flow = summary["workflow"]
+    sequential = flow["sequential"]
+    assert sequential["features"] == 2 and sequential["critical_path_s"] == pytest.approx(2.0)
+    assert sequential["branch_factor"] == pytest.approx(1.5)  # 6 s of work, chains 2 + 2 s
+    assert sequential["feature_factor"] == pytest.approx(2.0)
+    assert flow["measured_speedup"] > 1  # parallel overlaps what one-at-a-time cannot
+    console = Console(width=300, record=True)
+    console.print(render(summary))
+    assert "Workflow: 2 features" in console.export_text()
