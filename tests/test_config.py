@@ -178,3 +178,53 @@ def test_profile_has_server_table() -> None:
     profile = _profile(server={"num_parallel": 2})
     assert profile.server.num_parallel == 2
     assert _profile().server == ServerSettings()
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "value"),
+    [
+        (Settings, "retry_backoff_s", math.inf),
+        (Settings, "default_timeout", math.nan),
+        (Settings, "default_timeout", 1e308),
+        (Settings, "cooldown_s", 1e12),
+        (HardwareSpec, "bandwidth_gbs", math.inf),
+        (ModelConfig, "size_gb", math.inf),
+        (ModelConfig, "num_ctx", 1_099_511_627_776),
+        (ModelConfig, "num_ctx", 1_048_577),
+    ],
+)
+def test_numbers_are_finite_and_bounded(model, field, value):
+    base = {
+        Settings: {},
+        HardwareSpec: {"name": "h", "bandwidth_gbs": 1.0, "ram_gb": 1.0, "cpu_cores": 1},
+        ModelConfig: {"name": "m", "task_types": ["coding"], "tier": "fast"},
+    }[model]
+    with pytest.raises(ValidationError):
+        model(**{**base, field: value})
+
+
+def test_num_ctx_may_not_pass_the_models_context_length():
+    assert _model(num_ctx=4096, context_length=4096).num_ctx == 4096
+    with pytest.raises(ValidationError, match="more than the model's context_length 4096"):
+        _model(num_ctx=8192, context_length=4096)
+
+
+@pytest.mark.parametrize("name", ["../x", "/abs", "a/b", "..", ".", "a\\b", "tab\tx", "x" * 129])
+def test_a_profile_name_is_a_plain_file_name(name):
+    from orchbench.profiles import profile_from_dict
+
+    data = {
+        "name": name,
+        "hardware": {"name": "h", "bandwidth_gbs": 1.0, "ram_gb": 1.0, "cpu_cores": 1},
+        "models": {"m": {"task_types": ["coding"], "tier": "fast"}},
+    }
+    with pytest.raises(Exception, match="field 'name'"):
+        profile_from_dict(data, "p.toml")
+    assert profile_from_dict({**data, "name": "my-rig.v2"}).name == "my-rig.v2"
+
+
+@pytest.mark.parametrize("value", [True, 1.5, ["5m"], "soon"])
+def test_a_bad_keep_alive_is_one_problem(value):
+    with pytest.raises(ValidationError) as caught:
+        ServerSettings(keep_alive=value)
+    assert caught.value.error_count() == 1

@@ -182,7 +182,7 @@ def test_cwd_profiles_folder_is_searched(tmp_path: Path) -> None:
 @settings(max_examples=40, deadline=None)
 @given(
     max_concurrent_tasks=st.integers(1, 1024),
-    default_timeout=st.floats(0.001, 1e6, allow_nan=False),
+    default_timeout=st.floats(0.001, 86_400, allow_nan=False),  # bounded: one day
     retry_attempts=st.integers(1, 20),
     quality_threshold=st.floats(0.0, 1.0),
     escalate=st.booleans(),
@@ -282,3 +282,34 @@ def test_no_silent_type_conversion(tmp_path: Path, line: str, got: str) -> None:
     path.write_text(text)
     with pytest.raises(ProfileError, match=rf"must be a whole number \(got {re.escape(got)}\)"):
         load_profile(path)
+
+
+def test_non_utf8_and_deeply_nested_files_are_refused_by_name(tmp_path: Path) -> None:
+    from orchbench.profiles import read_toml
+
+    cases = {
+        "latin1.toml": ("description = 'café'\n".encode("latin-1"), "not UTF-8 (byte 0xe9"),
+        "utf16.toml": ("name = 'x'\n".encode("utf-16"), "is UTF-16"),
+        "binary.toml": (bytes(range(256)), "not a text file"),
+        "deep.toml": (("x = " + "[" * 20000 + "]" * 20000).encode(), "nested too deeply"),
+        "deep33.toml": (("x = " + "[" * 33 + "]" * 33).encode(), "nested too deeply"),
+    }
+    for name, (body, message) in cases.items():
+        (tmp_path / name).write_bytes(body)
+        with pytest.raises(ProfileError, match=re.escape(message)) as caught:
+            read_toml(tmp_path / name)
+        assert name in str(caught.value)
+    (tmp_path / "ok.toml").write_bytes(("x = " + "[" * 31 + "]" * 31).encode())
+    assert read_toml(tmp_path / "ok.toml")["x"]
+
+
+def test_extends_chains_at_most_eight_profiles(tmp_path: Path) -> None:
+    base = (DATA / "valid.toml") if (DATA / "valid.toml").exists() else find_profile("cpu")
+    (tmp_path / "c8.toml").write_bytes(base.read_bytes())
+    for i in range(8):
+        (tmp_path / f"c{i}.toml").write_text(f'extends = "c{i + 1}.toml"\n')
+    assert load_profile(tmp_path / "c1.toml").name == "c1"  # 7 links: fine
+    assert load_profile(tmp_path / "c0.toml").name == "c0"  # 8 links: fine
+    (tmp_path / "d.toml").write_text('extends = "c0.toml"\n')  # 9 links
+    with pytest.raises(ProfileError, match="chains more than 8 profiles"):
+        load_profile(tmp_path / "d.toml")

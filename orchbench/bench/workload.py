@@ -40,7 +40,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from orchbench.bench.workflow import Dependency, resolve
-from orchbench.config import Complexity, Profile, TaskType
+from orchbench.config import MAX_CONTEXT, Complexity, Profile, TaskType
 from orchbench.errors import SuiteError
 from orchbench.profiles import format_validation_error, read_toml
 from orchbench.records import QualityChecks, TaskSpec
@@ -60,7 +60,7 @@ class _TaskFile(BaseModel):
     type: TaskType
     prompt: str = Field(min_length=1)
     complexity: Complexity | None = None
-    max_tokens: int | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, gt=0, le=MAX_CONTEXT)
     priority: int | None = Field(default=None, ge=1, le=10)
     contains: list[str] = Field(default_factory=list)
     tests: str | None = None
@@ -371,7 +371,7 @@ def _style_of(path: Path) -> str | None:
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh).get("prompt_style")
-    except (OSError, tomllib.TOMLDecodeError):
+    except (OSError, ValueError, RecursionError):  # not UTF-8, bad TOML: no style known
         return None
 
 

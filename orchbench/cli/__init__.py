@@ -9,7 +9,7 @@ from __future__ import annotations
 import atexit
 import importlib
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -81,24 +81,40 @@ def close_library_devnull() -> None:
             handle.close()
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_command() -> Any:
+    """The click command of :func:`build_app` (what :func:`main` runs; building it costs
+    a fifth of a second, so a caller running many command lines may build it once)."""
+    return typer.main.get_command(build_app())
+
+
+def main(argv: list[str] | None = None, *, command: Any = None) -> int:
     """Entry point of the ``orchbench`` console script; returns the exit code.
 
     ``argv`` ``None`` means the process's own arguments: then this process ends with the
-    command, and library files left open are closed at exit.
+    command, and library files left open are closed at exit. ``command``: one made by
+    :func:`build_command` (default: a fresh one).
     """
     from orchbench.cli._console import err_console
 
     if argv is None:
         atexit.register(close_library_devnull)
-    app = build_app()
+    cli = command if command is not None else build_command()
     err = err_console()
     try:
-        # Standalone mode lets click report usage errors (exit 2) and turn typer.Exit
-        # into SystemExit; our own errors pass through to be printed as one line each.
+        # Not standalone: a usage error is printed by us, as one line, not in a box, and
+        # typer.Exit comes back as the exit code; our own errors are printed one line each.
         # obj: the verbs see the command line as typed (a refusal shows it with --force).
         args = list(sys.argv[1:] if argv is None else argv)
-        app(args=args, standalone_mode=True, obj={"argv": args})
+        code = cli.main(args=args or ["--help"], standalone_mode=False, obj={"argv": args})
+        return code if isinstance(code, int) else 0
+    except typer.TyperException as exc:  # click's usage errors (a bad or unknown option)
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        message = " ".join(exc.format_message().split())
+        err.print(f"[red]error:[/red] {escape(message)}{escape(where)}", highlight=False)
+        return 2
+    except typer.Abort:
+        return 1
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)

@@ -69,7 +69,7 @@ def check_storage(spec: str, option: str = "--storage") -> None:
     file name.
     """
     valid = (
-        "valid: sqlite:///path.db, postgresql://user@host/db, mysql://…, or a file path "
+        "valid: sqlite:///path.db, postgresql://host/db, mysql://host/db, or a file path "
         "(.db for SQLite, else a journal file)"
     )
     if not spec.strip():
@@ -78,10 +78,21 @@ def check_storage(spec: str, option: str = "--storage") -> None:
     if match:
         scheme = match.group(1).split("+", 1)[0].lower()
         if scheme not in STORAGE_SCHEMES:
-            raise ConfigError(f"{option} {spec!r}: unknown URL scheme {scheme!r}; {valid}")
+            raise ConfigError(
+                f"{option} {spec!r} cannot be opened: unknown URL scheme {scheme!r}; {valid}"
+            )
         return
     if ":" in spec or any(ord(c) < 32 for c in spec):
         raise ConfigError(
-            f"{option} {spec!r} is neither a storage URL (scheme://…) nor a plain path; {valid}"
+            f"{option} {spec!r} cannot be opened: neither a storage URL (scheme://…) nor a "
+            f"plain path; {valid}"
         )
     check_out_file(Path(spec), option)
+
+
+def check_outputs(target: Path, storage: str | None) -> None:
+    """``orchbench tune``'s outputs, before the search: the tuned profile's path (a file in
+    a writable folder) and the storage (a known URL scheme or a usable path)."""
+    check_out_file(target, "--out")
+    if storage is not None:
+        check_storage(storage)

@@ -247,6 +247,7 @@ def register(app: typer.Typer) -> None:
         from orchbench.backends import engine_class, resolve_backend_kind
         from orchbench.bench.session import with_seed
         from orchbench.cli._console import err_console, out_console
+        from orchbench.cli._outputs import check_outputs
         from orchbench.engine import on_virtual_clock
         from orchbench.planning import start_command
         from orchbench.tune import StudySpec, VerifyPlan, make_evaluator, open_storage, tune
@@ -264,6 +265,7 @@ def register(app: typer.Typer) -> None:
         # Refuse before any search: an existing tuned profile is replaced only when asked.
         target = tuned_path(profile, source.name, out)
         refuse_to_replace(target, force=force, command=_forced_command(ctx, profile))
+        check_outputs(target, storage)
         source = with_seed(source, seed)  # the engines' sampling seed, as the sampler's
         kind, reason = resolve_backend_kind(source, backend, host=host)
         if reason:
