@@ -174,7 +174,7 @@ class Settings(_Strict):
     retry_backoff_s: float = Field(default=0.5, ge=0, le=3600)
     cooldown_failures: int = Field(default=3, ge=1, le=1000)
     cooldown_s: float = Field(default=30.0, ge=0, le=DAY_S)
-    aging_s: float = Field(default=10.0, gt=0, le=DAY_S)
+    aging_s: float = Field(default=10.0, gt=0, le=1e9)  # huge: aging off, but finite
     seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
     """Sampling seed sent with every request to engines that accept one (``--seed``)."""
     """Seconds of waiting that raise a queued task's priority by one point."""

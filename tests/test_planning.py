@@ -136,10 +136,12 @@ def test_context_defaults_follow_ollama() -> None:
     assert memory_plan(profile).model(llama.name).num_ctx == 4096
 
 
-def test_plan_warns_about_context_beyond_training() -> None:
+def test_a_context_beyond_training_is_refused_before_any_plan() -> None:
+    from pydantic import ValidationError
+
     profile = load_profile("rtx4090")
-    profile.models["llama2:7b-chat"].num_ctx = 8192  # Llama 2 was trained on 4096
-    assert any("trained for" in w for w in memory_plan(profile).warnings)
+    with pytest.raises(ValidationError, match="context_length 4096"):
+        profile.models["llama2:7b-chat"].num_ctx = 8192  # Llama 2 was trained on 4096
 
 
 def test_embedded_plan_uses_n_ctx() -> None:
