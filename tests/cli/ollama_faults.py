@@ -7,8 +7,7 @@ completions stream NDJSON chunks with Ollama's final-chunk timings), and fails a
 
 - ``warmup_faults``: model → HTTP status its warm-up answers (503 "server busy", 500, 404);
 - ``die_after_warmup``: once every model has warmed up, the server stops (connections are
-  refused from then on; in the moment before the port closes, HTTP 500 "runner
-  terminated"), as an Ollama process that crashed would.
+  refused from then on), as an Ollama process that crashed would.
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ class FaultyOllama:
         self.warmup_faults = dict(warmup_faults or {})
         self.die_after_warmup = die_after_warmup
         self.warm_ups: list[str] = []
-        self.dead = False
         self.host = server.url_for("").rstrip("/")
         server.expect_request("/api/version").respond_with_json({"version": "0.33.0"})
         tags = {"models": [{"model": m, "name": m, "size": 1} for m in self.models]}
@@ -52,8 +50,6 @@ class FaultyOllama:
         model = body["model"]
         if body.get("prompt") == "" and "messages" not in body:
             return self._warm_up(model)
-        if self.dead:  # the 0.2 s before the port closes: the runner is gone already
-            return Response(json.dumps({"error": "llama runner process has terminated"}), 500)
         return Response(_stream(model, chat="messages" in body), mimetype="application/x-ndjson")
 
     def _warm_up(self, model: str) -> Response:
@@ -65,7 +61,6 @@ class FaultyOllama:
             return Response(json.dumps({"error": error}), status=status)
         if self.die_after_warmup and len(self.warm_ups) == len(self.models):
             # Stop just after this answer has gone out: from then on, connection refused.
-            self.dead = True
             threading.Timer(0.2, self.server.stop).start()
         final = {**_final(model), "response": ""}
         return Response(json.dumps(final), mimetype="application/json")
