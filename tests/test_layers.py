@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "orchbench"
 
 # Lower layers first; a unit may import only units in its own layer or below.
 LAYERS: list[set[str]] = [
-    {"errors", "config", "deployments", "records", "_toml"},
+    {"errors", "config", "deployments", "records", "_toml", "durations"},
     {"profiles", "planning", "metrics", "results", "engine"},
     {"quality", "sim", "testing"},
     {"backends", "scheduler"},
