@@ -7,6 +7,7 @@ runs), builds the evaluators, calls :func:`orchbench.tune.tune` and prints what 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
     from orchbench.bench.workload import Workload
     from orchbench.config import Profile
-    from orchbench.tune import Constraint, Objective, TuneResult
+    from orchbench.tune import Constraint, Evaluator, Objective, StudySpec, TuneResult
 
 EXAMPLES = """
 Examples:
@@ -32,6 +33,12 @@ Examples:
   orchbench tune --profile embedded --storage sqlite:///tune.db --study team
 
   (start the last one on several machines or processes: all add trials to one study)
+
+  orchbench tune --profile embedded --trials 40 --workers 2
+
+  orchbench tune --profile rtx4090 --backend sim --study team --storage postgresql://u:pw@db/tuning
+
+  orchbench tune --profile rtx4090 --finish --study team --storage postgresql://u:pw@db/tuning
 
   orchbench tune --profile embedded --trials 20 --force
 
@@ -236,23 +243,47 @@ def register(app: typer.Typer) -> None:
         force: Annotated[
             bool, typer.Option("--force", help="Replace an existing NAME.tuned.toml.")
         ] = False,
+        workers: Annotated[
+            int,
+            typer.Option(
+                min=1, max=64, help="Worker processes on one study, here (each its own engine)."
+            ),
+        ] = 1,
+        finish: Annotated[
+            bool,
+            typer.Option(
+                "--finish",
+                help="Run no trial: rank the study's trials, verify, write NAME.tuned.toml.",
+            ),
+        ] = False,
+        heartbeat: Annotated[
+            int,
+            typer.Option(
+                min=1,
+                max=3600,
+                help="Seconds between a trial's heartbeats (database storages); a trial "
+                "silent 3x as long is failed and run again.",
+            ),
+        ] = 10,
+        worker_index: Annotated[int, typer.Option(min=0, hidden=True)] = 0,
     ) -> None:
         """Fit concurrency limits, priorities and threads to this machine; write NAME.tuned.toml.
 
         The profile's own configuration is the first trial: the search never ends worse.
 
         The best configuration is then re-run side by side with the original (--verify-*).
-        Results go to stdout, progress and errors to stderr.
+        Several workers (--workers N here, or the same command on several machines with
+        one --storage and --study) share the study; the worker that completes its last
+        trial writes the result. Results go to stdout, progress and errors to stderr.
         """
-        from orchbench.backends import engine_class, resolve_backend_kind
+        from orchbench.backends import resolve_backend_kind
         from orchbench.bench.session import with_seed
         from orchbench.cli._console import err_console, out_console
         from orchbench.cli._outputs import check_outputs
-        from orchbench.engine import on_virtual_clock
-        from orchbench.planning import start_command
+        from orchbench.cli._tune_workers import Helpers, interrupted_line, search
         from orchbench.tune import StudySpec, VerifyPlan, make_evaluator, open_storage, tune
-        from orchbench.tune._display import TuneDisplay
-        from orchbench.tune._study import storage_url_for
+        from orchbench.tune._interrupt import Interrupted, StopSignals
+        from orchbench.tune._storage import storage_label, storage_url_for
         from orchbench.tune._write import refuse_to_replace, tuned_path
 
         objectives, constraints, timeout_s = _goals(
@@ -260,92 +291,129 @@ def register(app: typer.Typer) -> None:
         )
         slos = _slos(slo, objectives, constraints)
         n_trials = trials if trials is not None or timeout_s is not None else 20
+        helper = worker_index > 0  # started by `--workers N`: search only
         console, results = err_console(), out_console()
         source, workload, verify_workload = _inputs(profile, suite, verify_suite, console)
         # Refuse before any search: an existing tuned profile is replaced only when asked.
         target = tuned_path(profile, source.name, out)
-        refuse_to_replace(target, force=force, command=_forced_command(ctx, profile))
+        if not helper:
+            refuse_to_replace(target, force=force, command=_forced_command(ctx, profile))
         check_outputs(target, storage)
         source = with_seed(source, seed)  # the engines' sampling seed, as the sampler's
         kind, reason = resolve_backend_kind(source, backend, host=host)
         if reason:
             console.print(f"[yellow]{reason}[/yellow]")
         name = study or study_name(source.name, workload.name, kind, objectives)
-        open_storage(storage_url_for(storage, name))  # a bad URL fails now, not after setup
+        url, label = storage_url_for(storage, name), storage_label(storage, name)
+        open_storage(url, heartbeat)  # a bad URL fails now, not after setup
 
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        evaluator = make_evaluator(kind, workload, profile=source, host=host, slos=slos)
-        checker = None
-        if verify_backend is not None:
-            checker = make_evaluator(
-                verify_backend, verify_workload, profile=source, host=host, slos=slos
-            )
-        elif verify_suite:
-            checker = make_evaluator(kind, verify_workload, profile=source, host=host, slos=slos)
-
-        def on_run(label: str, rnd: int, value: float) -> None:
-            first = objectives[0]
-            console.print(f"  verify round {rnd + 1}: {label}: {value:.4g} {first.unit}")
-
-        plan = VerifyPlan(
-            evaluator=checker,
-            suite=verify_workload.name,
-            repeat=verify_repeat,
-            top=verify_top,
-            on_run=on_run,
+        spec = StudySpec(
+            objectives=tuple(objectives),
+            constraints=constraints,
+            trials=0 if finish else n_trials,
+            timeout_s=timeout_s,
+            repeat=repeat,
+            seed=seed + worker_index,  # each worker samples its own points
+            sampler=sampler,
+            study_name=name,
+            storage=storage,
+            heartbeat_s=heartbeat,
+            worker=f"w{worker_index}" if workers > 1 or helper else None,
+            stop=StopSignals(),
         )
-        console.print(
-            f"tuning {source.name} on {kind} with suite {workload.name}: study {name!r} in "
-            f"{storage_url_for(storage, name)}"
-        )
-        try:
-            with TuneDisplay(objectives, n_trials, console=console) as display:
-                spec = StudySpec(
-                    objectives=tuple(objectives),
-                    constraints=constraints,
-                    trials=n_trials,
-                    timeout_s=timeout_s,
-                    repeat=repeat,
-                    seed=seed,
-                    sampler=sampler,
-                    study_name=name,
-                    storage=storage,
-                    callbacks=(display,),
-                )
-                result = tune(
-                    source,
-                    evaluator,
-                    spec,
-                    suite=workload.name,
-                    source=profile,
-                    pick=pick,
-                    verification=plan,
-                    out=out,
-                    force=force,
-                )
-        finally:
-            evaluator.close()
-            if checker is not None:
-                checker.close()
-        console.print()
-        _print_result(results, result, objectives, kind)
-        if on_virtual_clock(engine_class(kind)) and verify_backend is None:
-            results.print(
-                "[yellow]searched and checked on the simulator: predictions, not measurements; "
-                "add --verify-backend embedded|ollama to confirm on a real engine[/yellow]"
-            )
-        from orchbench.tune._write import resolves_by_name
+        assert spec.stop is not None
 
-        if result.path is None:
-            return
-        results.print(f"wrote [bold]{result.path}[/bold] (the original profile is unchanged)")
-        results.print(start_command(result.tuned) or "", markup=False, highlight=False)
-        if resolves_by_name(result.path, result.tuned.name):
-            results.print(f"use it: orchbench run --profile {result.tuned.name}")
-        else:
-            results.print(
-                f"[yellow]note: `--profile {result.tuned.name}` finds another file first; "
-                f"use --profile {result.path}[/yellow]"
+        def finish_study(evaluator: Evaluator, spec: StudySpec) -> TuneResult:
+            """Rank the study, verify the best, write NAME.tuned.toml (once)."""
+            checker = None
+            if verify_backend is not None:
+                checker = make_evaluator(
+                    verify_backend, verify_workload, profile=source, host=host, slos=slos
+                )
+            elif verify_suite:
+                checker = make_evaluator(
+                    kind, verify_workload, profile=source, host=host, slos=slos
+                )
+
+            def on_run(label: str, rnd: int, value: float) -> None:
+                first = objectives[0]
+                console.print(f"  verify round {rnd + 1}: {label}: {value:.4g} {first.unit}")
+
+            plan = VerifyPlan(
+                evaluator=checker,
+                suite=verify_workload.name,
+                repeat=verify_repeat,
+                top=verify_top,
+                on_run=on_run,
             )
+            try:
+                return tune(
+                    source, evaluator, spec, suite=workload.name, source=profile, pick=pick,
+                    verification=plan, out=out, force=force,
+                )  # fmt: skip
+            finally:
+                if checker is not None:
+                    checker.close()
+
+        helpers = Helpers()
+        with spec.stop.installed():
+            try:
+                if workers > 1 and not finish:
+                    argv = (ctx.obj or {}).get("argv") or []
+                    helpers = Helpers.start(argv, name, url, workers - 1)
+                evaluator = make_evaluator(kind, workload, profile=source, host=host, slos=slos)
+                try:
+                    what = "finishing" if finish else "tuning"
+                    console.print(
+                        f"{what} {source.name} on {kind} with suite {workload.name}: study "
+                        f"{name!r} in {label}" + (f" ({workers} workers)" if workers > 1 else "")
+                    )
+                    found = search(source, evaluator, spec, console, helpers, quiet=helper)
+                    if found is None:
+                        return
+                    result = finish_study(evaluator, replace(spec, trials=0, stop=None))
+                finally:
+                    evaluator.close()
+            except Interrupted as stop:
+                helpers.stop(stop.signum)
+                console.print(f"[yellow]{interrupted_line(str(stop), name, label)}[/yellow]")
+                raise typer.Exit(stop.exit_code) from None
+            finally:
+                helpers.stop()
+        _print_outcome(results, result, objectives, kind, verify_backend)
+
+
+def _print_outcome(
+    results: Console,
+    result: TuneResult,
+    objectives: list[Objective],
+    kind: str,
+    verify_backend: str | None,
+) -> None:
+    """The result table, what it was measured on, and the file written."""
+    from orchbench.backends import engine_class
+    from orchbench.engine import on_virtual_clock
+    from orchbench.planning import start_command
+    from orchbench.tune._write import resolves_by_name
+
+    results.print()
+    _print_result(results, result, objectives, kind)
+    if on_virtual_clock(engine_class(kind)) and verify_backend is None:
+        results.print(
+            "[yellow]searched and checked on the simulator: predictions, not measurements; "
+            "add --verify-backend embedded|ollama to confirm on a real engine[/yellow]"
+        )
+    if result.path is None:
+        return
+    results.print(f"wrote [bold]{result.path}[/bold] (the original profile is unchanged)")
+    results.print(start_command(result.tuned) or "", markup=False, highlight=False)
+    if resolves_by_name(result.path, result.tuned.name):
+        results.print(f"use it: orchbench run --profile {result.tuned.name}")
+    else:
+        results.print(
+            f"[yellow]note: `--profile {result.tuned.name}` finds another file first; "
+            f"use --profile {result.path}[/yellow]"
+        )

@@ -15,6 +15,7 @@ from orchbench.config import Profile
 from orchbench.errors import ConfigError, OrchbenchError
 from orchbench.tune._evaluate import Evaluator
 from orchbench.tune._space import SearchSpace, apply_params
+from orchbench.tune._storage import storage_label
 from orchbench.tune._study import (
     StudySpec,
     baseline_trial,
@@ -22,7 +23,6 @@ from orchbench.tune._study import (
     longest_prompt_tokens,
     ranked_trials,
     run_study,
-    storage_url_for,
 )
 from orchbench.tune._verify import Verification, verify
 from orchbench.tune._write import (
@@ -195,7 +195,7 @@ def _provenance(
         "trials": len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))),
         "trial": picked.number,
         "study": spec.study_name,
-        "storage": storage_url_for(spec.storage, spec.study_name),
+        "storage": storage_label(spec.storage, spec.study_name),
         "sampler": spec.sampler,
         "seed": spec.seed,
         "repeat": spec.repeat,

@@ -16,10 +16,9 @@ memory, ``max_tokens`` + the suite's longest prompt in ``num_ctx``, client limit
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchbench.config import Profile
@@ -30,13 +29,19 @@ from orchbench.tune._evaluate import Evaluator, measure
 from orchbench.tune._objective import Constraint, Objective
 from orchbench.tune._sampler import make_sampler
 from orchbench.tune._space import SearchSpace, apply_params
+from orchbench.tune._storage import (
+    DEFAULT_HEARTBEAT_S,
+    fail_dead_trials,
+    open_storage,
+    storage_url_for,
+)
+from orchbench.tune._workers import TargetMet, WorkerIdentity, Yield, round_target, wait_for_turn
 
 if TYPE_CHECKING:
     import optuna
     from optuna.trial import FrozenTrial
 
-DEFAULT_TUNING_DIR = Path("results") / "tuning"
-_SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+    from orchbench.tune._interrupt import StopSignals
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +51,9 @@ class StudySpec:
     objectives: tuple[Objective, ...]
     constraints: tuple[Constraint, ...] = ()
     trials: int | None = 20
-    """Trials this invocation runs (a resumed study keeps its earlier ones too)."""
+    """COMPLETE trials this round adds to the study, across all its workers (a resumed
+    study keeps its earlier ones; a worker joining a round in progress helps finish it,
+    see :mod:`orchbench.tune._workers`); 0: no new trial (``tune --finish``)."""
     timeout_s: float | None = None
     repeat: int = 1
     seed: int | None = 0
@@ -58,69 +65,20 @@ class StudySpec:
     longest_prompt_tokens: int | None = None
     """The suite's longest prompt in tokens, for the static checks; ``None``: read it from
     the evaluator's workload (characters / 4)."""
-
-
-def storage_url_for(spec: str | None, study_name: str) -> str:
-    """The storage a spec names: a URL as is, a path as SQLite or a journal file."""
-    if spec is None:
-        return str(DEFAULT_TUNING_DIR / f"{study_name}.db")
-    return spec
-
-
-def open_storage(spec: str) -> optuna.storages.BaseStorage:
-    """Open an Optuna storage from a URL (``sqlite:///x.db``, ``postgresql://…``) or a path.
-
-    A path ending in ``.db``/``.sqlite`` is SQLite; any other path is a journal file
-    (``JournalStorage(JournalFileBackend(path))``), which several processes may share.
-    Raises ConfigError with the reason when it cannot be opened.
-    """
-    import optuna
-    from optuna.storages.journal import JournalFileBackend
-
-    hint = (
-        "valid: an Optuna storage URL such as sqlite:///results/tuning/x.db or "
-        "postgresql://user:pw@host/db, or a file path (.db for SQLite, else a journal file)"
-    )
-    url = spec
-    try:
-        if "://" not in spec:
-            path = Path(spec)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if path.suffix.lower() not in _SQLITE_SUFFIXES:
-                return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
-            url = f"sqlite:///{path}"
-        return _open_rdb(url)
-    except Exception as exc:  # sqlalchemy/driver errors have no common base worth naming
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"--storage {spec!r} cannot be opened: {reason}; {hint}") from None
-
-
-def _open_rdb(url: str, attempts: int = 5) -> optuna.storages.RDBStorage:
-    import optuna
-    import sqlalchemy.exc
-
-    kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite"):
-        # Two workers on one SQLite file wait for each other's locks instead of failing.
-        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
-    for attempt in range(attempts):
-        try:
-            return optuna.storages.RDBStorage(url, **kwargs)
-        except sqlalchemy.exc.DBAPIError as exc:
-            # Workers starting together race to create the schema; the loser finds the
-            # tables made by the winner and simply opens them on the next try.
-            racing = any(m in str(exc) for m in ("already exists", "UNIQUE constraint", "locked"))
-            if not racing or attempt == attempts - 1:
-                raise
-            time.sleep(0.2 * (attempt + 1))
-    raise AssertionError("unreachable")
+    heartbeat_s: int = DEFAULT_HEARTBEAT_S
+    """RDB storages: seconds between a running trial's heartbeats (a trial silent for
+    :func:`~orchbench.tune._storage.grace_period_s` of this is failed and retried)."""
+    worker: str | None = None
+    """This worker's id in the trials' ``worker`` attribute (default ``HOST:PID``)."""
+    stop: StopSignals | None = None
+    """Where SIGINT/SIGTERM may interrupt the search (``None``: wherever they land)."""
 
 
 def open_study(spec: StudySpec, space: SearchSpace) -> optuna.Study:
     """Create the study, or load it when it exists (so a tune resumes)."""
     import optuna
 
-    storage = open_storage(storage_url_for(spec.storage, spec.study_name))
+    storage = open_storage(storage_url_for(spec.storage, spec.study_name), spec.heartbeat_s)
     directions = [o.direction for o in spec.objectives]
     study = optuna.create_study(
         study_name=spec.study_name,
@@ -152,15 +110,43 @@ def _same_params(study: optuna.Study, params: dict[str, Any]) -> FrozenTrial | N
 
 
 def make_objective(
-    profile: Profile, space: SearchSpace, evaluator: Evaluator, spec: StudySpec
+    profile: Profile,
+    space: SearchSpace,
+    evaluator: Evaluator,
+    spec: StudySpec,
+    target: int | None = None,
+    me: WorkerIdentity | None = None,
 ) -> Callable[[optuna.Trial], list[float]]:
-    """The function Optuna calls per trial (see the module docstring)."""
+    """The function Optuna calls per trial (see the module docstring).
+
+    ``target``: the round's COMPLETE trials; a trial waits for its turn and is pruned when
+    the target is met meanwhile (:func:`~orchbench.tune._workers.wait_for_turn`).
+    """
+    import optuna
 
     longest = spec.longest_prompt_tokens
     if longest is None:
         longest = longest_prompt_tokens(evaluator)
+    me = me or WorkerIdentity.here(evaluator.backend, spec.worker)
+    stop = spec.stop
+
+    def interruptible() -> Any:
+        return stop.raising() if stop is not None else _nothing()
 
     def objective(trial: optuna.Trial) -> list[float]:
+        for key, value in me.attrs().items():
+            trial.set_user_attr(key, value)
+        if target is not None:
+            try:
+                with interruptible():
+                    wait_for_turn(trial, target, lambda: fail_dead_trials(trial.study, me.hostname))
+            except TargetMet as met:
+                trial.set_user_attr("surplus", True)
+                trial.study.stop()
+                raise optuna.TrialPruned(str(met)) from None
+            except Yield as step_aside:
+                trial.set_user_attr("surplus", True)
+                raise optuna.TrialPruned(str(step_aside)) from None
         params = space.suggest(trial)
         problems = static_problems(apply_params(profile, params), longest)
         if problems:
@@ -174,24 +160,37 @@ def make_objective(
             trial.set_user_attr("reused_from", earlier.number)
         else:
             try:
-                aggregates = measure(evaluator, apply_params(profile, params), spec.repeat)
+                with interruptible():
+                    aggregates = measure(evaluator, apply_params(profile, params), spec.repeat)
             except BackendError as exc:
                 trial.set_user_attr("error", str(exc))
                 raise
-        trial.set_user_attr("aggregates", aggregates)
-        trial.set_user_attr("backend", evaluator.backend)
-        trial.set_user_attr("measured", engine_measured(evaluator))
-        trial.set_user_attr("repeat", spec.repeat)
-        for c in spec.constraints:
-            trial.set_constraint(c.text, c.violation(aggregates))
-        trial.set_user_attr("feasible", all(c.holds(aggregates) for c in spec.constraints))
-        missing = [o.metric for o in spec.objectives if aggregates.get(o.metric) is None]
-        if missing:
-            # Optuna fails a trial whose value is NaN; say why in the study.
-            trial.set_user_attr("error", f"the run reported no {', '.join(missing)}")
-        return [aggregates.get(o.metric, float("nan")) for o in spec.objectives]
+        return _record(trial, aggregates, evaluator, spec)
 
     return objective
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def _record(
+    trial: optuna.Trial, aggregates: dict[str, Any], evaluator: Evaluator, spec: StudySpec
+) -> list[float]:
+    """Store a trial's measurement and constraints; its objective values."""
+    trial.set_user_attr("aggregates", aggregates)
+    trial.set_user_attr("backend", evaluator.backend)
+    trial.set_user_attr("measured", engine_measured(evaluator))
+    trial.set_user_attr("repeat", spec.repeat)
+    for c in spec.constraints:
+        trial.set_constraint(c.text, c.violation(aggregates))
+    trial.set_user_attr("feasible", all(c.holds(aggregates) for c in spec.constraints))
+    missing = [o.metric for o in spec.objectives if aggregates.get(o.metric) is None]
+    if missing:
+        # Optuna fails a trial whose value is NaN; say why in the study.
+        trial.set_user_attr("error", f"the run reported no {', '.join(missing)}")
+    return [aggregates.get(o.metric, float("nan")) for o in spec.objectives]
 
 
 def _worst(objective: Objective) -> float:
@@ -210,25 +209,44 @@ def run_study(
 ) -> optuna.Study:
     """Open (or resume) the study, enqueue its starts (:meth:`SearchSpace.starts`), run it.
 
-    Engine failures in a trial fail that trial (recorded with its error) and the search
-    goes on; configuration errors stop it.
+    Trials of dead workers are failed and queued again first. With ``spec.trials`` the
+    search runs until the study has the round's target of COMPLETE trials, whichever
+    worker measures them (Optuna's ``MaxTrialsCallback`` plus the turn rule of
+    :mod:`orchbench.tune._workers`); engine failures in a trial fail that trial (recorded
+    with its error) and the search goes on, for at most ``2 × trials`` trials of this
+    worker; configuration errors stop it.
     """
+    import optuna
+    from optuna.trial import TrialState
+
     if spec.trials is None and spec.timeout_s is None:
         raise ConfigError("give --trials N or --timeout DURATION (or both)")
     study = open_study(spec, space)
+    me = WorkerIdentity.here(evaluator.backend, spec.worker)
+    fail_dead_trials(study, me.hostname)
+    if spec.trials == 0:
+        return study
     study.set_user_attr("profile", profile.name)
     for i, start in enumerate(space.starts(profile)):
         # The profile's own values, then the memory-derived densest configuration.
         attrs = {"baseline": True} if i == 0 else {"derived_start": True}
         study.enqueue_trial(start, user_attrs=attrs, skip_if_exists=True)
-    study.optimize(
-        make_objective(profile, space, evaluator, spec),
-        n_trials=spec.trials,
-        timeout=spec.timeout_s,
-        catch=(BackendError,),
-        callbacks=list(spec.callbacks),
-        gc_after_trial=False,
-    )
+    target = round_target(study, spec.trials) if spec.trials is not None else None
+    callbacks = list(spec.callbacks)
+    if target is not None:
+        callbacks.append(optuna.study.MaxTrialsCallback(target, states=(TrialState.COMPLETE,)))
+    if spec.stop is not None:
+        callbacks.append(spec.stop.stop_after_trial)
+    deferred = spec.stop.deferred() if spec.stop is not None else _nothing()
+    with deferred:
+        study.optimize(
+            make_objective(profile, space, evaluator, spec, target, me),
+            n_trials=2 * spec.trials if spec.trials is not None else None,
+            timeout=spec.timeout_s,
+            catch=(BackendError,),
+            callbacks=callbacks,
+            gc_after_trial=False,
+        )
     return study
 
 
