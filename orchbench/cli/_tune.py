@@ -252,8 +252,9 @@ def register(app: typer.Typer) -> None:
         finish: Annotated[
             bool,
             typer.Option(
-                "--finish",
-                help="Run no trial: rank the study's trials, verify, write NAME.tuned.toml.",
+                "--finish/--search",
+                help="--finish: run no trial, rank the study's trials, verify, write "
+                "NAME.tuned.toml.",
             ),
         ] = False,
         heartbeat: Annotated[
