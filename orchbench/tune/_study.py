@@ -35,7 +35,14 @@ from orchbench.tune._storage import (
     open_storage,
     storage_url_for,
 )
-from orchbench.tune._workers import TargetMet, WorkerIdentity, Yield, round_target, wait_for_turn
+from orchbench.tune._workers import (
+    TargetMet,
+    WorkerIdentity,
+    Yield,
+    round_target,
+    wait_for_turn,
+    wait_for_twin,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -134,12 +141,15 @@ def make_objective(
         return stop.raising() if stop is not None else _nothing()
 
     def objective(trial: optuna.Trial) -> list[float]:
+        def tidy() -> None:
+            fail_dead_trials(trial.study, me.hostname)
+
         for key, value in me.attrs().items():
             trial.set_user_attr(key, value)
         if target is not None:
             try:
                 with interruptible():
-                    wait_for_turn(trial, target, lambda: fail_dead_trials(trial.study, me.hostname))
+                    wait_for_turn(trial, target, tidy)
             except TargetMet as met:
                 trial.set_user_attr("surplus", True)
                 trial.study.stop()
@@ -148,6 +158,9 @@ def make_objective(
                 trial.set_user_attr("surplus", True)
                 raise optuna.TrialPruned(str(step_aside)) from None
         params = space.suggest(trial)
+        if target is not None:
+            with interruptible():
+                wait_for_twin(trial, params, tidy)
         problems = static_problems(apply_params(profile, params), longest)
         if problems:
             trial.set_user_attr("infeasible", problems)

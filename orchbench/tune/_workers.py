@@ -11,7 +11,9 @@ complete plus the running trials numbered before it are fewer than the target. T
 numbers are given out by the storage, so two trials never both take the last place. A
 trial that finds the target met is pruned (never COMPLETE) and its worker stops; one that
 finds a queued trial waiting (the retry of a dead worker's trial, the baseline) is pruned
-too, before it samples anything, so that the queued one runs next.
+too, before it samples anything, so that the queued one runs next; one that sampled the
+point an earlier running trial is measuring waits for it and reuses its numbers
+(:func:`wait_for_twin`).
 
 Each trial records its worker (:class:`WorkerIdentity`: host name, pid, worker id and
 engine). The worker whose trial completed last writes the tuned profile
@@ -120,6 +122,28 @@ def wait_for_turn(
             raise Yield("a queued trial (a retry, the baseline) goes first")
         ahead = sum(t.state == TrialState.RUNNING and t.number < trial.number for t in trials)
         if complete + ahead < target:
+            return
+        time.sleep(poll_s)
+
+
+def wait_for_twin(
+    trial: optuna.Trial,
+    params: dict[str, Any],
+    tidy: Callable[[], object],
+    poll_s: float = POLL_S,
+) -> None:
+    """Return when no earlier running trial has exactly ``params``.
+
+    Two workers may sample the same point at once (or both queue the baseline): the later
+    trial waits for the earlier one and then reuses its measurement instead of measuring
+    the same configuration a second time.
+    """
+    from optuna.trial import TrialState
+
+    while True:
+        tidy()
+        running = trial.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if not any(t.number < trial.number and t.params == params for t in running):
             return
         time.sleep(poll_s)
 
