@@ -120,6 +120,7 @@ class AttemptRunner:
             job.held = ""  # this task owns the lazily granted slot from here on
         n = failovers = 0
         failover = False
+        failed_on: set[str] = set()  # hosts this task failed on, for failover
         job.avoid = ""
         while n < tries:
             if n or failover:
@@ -183,7 +184,8 @@ class AttemptRunner:
             self._record(loop, job, model, host, (start - asked, start, end), answer, err)
             if answer is not None:
                 return model, answer
-            failover = bool(host) and dispatcher.elsewhere(model, host, failovers)
+            failed_on.add(host)
+            failover = bool(host) and dispatcher.elsewhere(model, host, failed_on, failovers)
             job.avoid = host
             failovers += failover
             if not failover and (not getattr(err, "retryable", False) or dispatcher.cooling(model)):

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from heapq import heapify, heappop, heappush
 
 from orchbench.config import Complexity, ModelConfig, Profile
@@ -184,15 +184,21 @@ class Dispatcher(Health):
         self.deployed[key] = self.deployed.get(key, 0) + 1
         return host
 
-    def elsewhere(self, name: str, host: str, failovers: int) -> bool:
+    def elsewhere(self, name: str, host: str, tried: Set[str], failovers: int) -> bool:
         """Whether a task that just failed on ``name`` at ``host`` should fail over: the
-        model has another deployment whose host is up and which is not cooling down, and
-        the task has failed over fewer times than the model has other deployments."""
+        model has a deployment on a host the task has not failed on (``tried``) that is up
+        and not cooling down.
+
+        ``failovers`` (the task's failovers so far) is capped at twice the model's
+        deployments: placement only *prefers* another host, so a failover may land on the
+        same one again when the others are full; it still counts, and the cap bounds it.
+        """
         model = self.profile.models.get(name)
-        if model is None or failovers >= len(model.deployments) - 1:
+        if model is None or failovers >= 2 * len(model.deployments):
             return False
         return any(
             d.host != host
+            and d.host not in tried
             and self.broken(d.host) is None
             and not self.cooling_key(deployment_key(name, d.host))
             for d in model.deployments

@@ -171,7 +171,8 @@ def test_a_host_killed_mid_run_fails_over_to_the_other_and_nothing_is_lost(
 ) -> None:
     first, second = two_hosts
     results = run_tasks(two_host_profile(first, second), 24, kill=first)
-    assert len(results) == 24 and all(r.success for r in results), [r.error for r in results]
+    failed = [(r.error, [(a.host, a.error) for a in r.attempts]) for r in results if not r.success]
+    assert len(results) == 24 and not failed, failed
     assert {r.attempts[-1].host for r in results} <= {"box1", "box2"}
     moved = [r for r in results if len(r.attempts) > 1]
     assert moved and all(r.attempts[-1].host == "box2" for r in moved)

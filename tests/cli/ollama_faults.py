@@ -37,6 +37,7 @@ class FaultyOllama:
         self.warmup_faults = dict(warmup_faults or {})
         self.die_after_warmup = die_after_warmup
         self.warm_ups: list[str] = []
+        self.dead = False
         self.host = server.url_for("").rstrip("/")
         server.expect_request("/api/version").respond_with_json({"version": "0.33.0"})
         tags = {"models": [{"model": m, "name": m, "size": 1} for m in self.models]}
@@ -50,6 +51,9 @@ class FaultyOllama:
         model = body["model"]
         if body.get("prompt") == "" and "messages" not in body:
             return self._warm_up(model)
+        if self.dead:  # between the crash and the port closing: what a dying runner says
+            error = {"error": "llama runner process has terminated: signal: killed"}
+            return Response(json.dumps(error), status=500)
         return Response(_stream(model, chat="messages" in body), mimetype="application/x-ndjson")
 
     def _warm_up(self, model: str) -> Response:
@@ -60,7 +64,9 @@ class FaultyOllama:
             error = text.get(status, "llama runner process has terminated: exit status 2")
             return Response(json.dumps({"error": error}), status=status)
         if self.die_after_warmup and len(self.warm_ups) == len(self.models):
-            # Stop just after this answer has gone out: from then on, connection refused.
+            # Dead from now on (no completion is ever served, however fast the client is);
+            # the port closes just after this answer has gone out: connection refused.
+            self.dead = True
             threading.Timer(0.2, self.server.stop).start()
         final = {**_final(model), "response": ""}
         return Response(json.dumps(final), mimetype="application/json")

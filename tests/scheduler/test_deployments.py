@@ -245,3 +245,19 @@ def test_a_task_failing_on_every_deployment_names_the_hosts_tried() -> None:
     _, (result,) = run(profile, engine, 1)
     assert not result.success
     assert result.error is not None and "m on a:1, b:1: BackendError: 500" in result.error
+
+
+def test_a_failover_that_lands_on_the_failed_host_again_still_reaches_the_other_one() -> None:
+    # b is busy (slow), so placement can only prefer it: the failover of a task that failed
+    # on a may land on a again. It must not use up the task's failover there.
+    def fail_on_a(request: GenerateRequest) -> BaseException | None:
+        return BackendError("stream cut") if request.host == "a:1" else None
+
+    engine = HostCountingFake(fail=fail_on_a, latency=lambda host: 5.0)
+    profile = fleet_profile(
+        {"m": [("a:1", 2), ("b:1", 1)]}, max_concurrent_tasks=3, retry_attempts=1
+    )
+    _, results = run(profile, engine, 3)
+    assert [r.success for r in results] == [True] * 3, [r.error for r in results]
+    assert engine.served == Counter({"b:1": 3})
+    assert any([a.host for a in r.attempts][:2] == ["a:1", "a:1"] for r in results)
