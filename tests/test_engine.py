@@ -19,9 +19,7 @@ KINDS = set(BACKEND_KINDS)
 # Engine-specific choices not yet expressed as capabilities (which server to probe, how to
 # install an engine, how the simulator's defaults differ): each file may keep at most this
 # many kind comparisons. The number only goes down; no new file may appear here.
-REMAINING = {
-    "sim/_params.py": 1,  # the simulator's CPU batching default (issue 11 replaces it)
-}
+REMAINING: dict[str, int] = {}
 
 
 def _names_a_kind(node: ast.AST) -> bool:

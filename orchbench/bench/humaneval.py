@@ -3,11 +3,14 @@
 Each problem's prompt (signature + docstring) is continued by a base model; its own
 ``check(candidate)`` tests, called on its entry point, score the answer in the sandbox.
 Suite names: ``humaneval`` (all 164 problems) or ``humaneval:N`` (the first N);
+``humaneval-chat`` / ``humaneval-chat:N`` ask the same problems of a chat model in words
+(:data:`CHAT_ASK`) and test the code extracted from its answer.
 :func:`orchbench.bench.workload.load_suite` turns them into a workload.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from orchbench.config import Complexity, TaskType
@@ -16,6 +19,21 @@ from orchbench.records import QualityChecks, TaskSpec
 
 HUMANEVAL_STOPS = ("\ndef ", "\nclass ", "\nif ", "\nprint", "\n#")
 """HumanEval's usual stop strings."""
+CHAT_ASK = (
+    "Complete this Python function. Answer with the whole function, its imports included, "
+    "in one ```python code block.\n\n{prompt}"
+)
+"""How ``humaneval-chat`` asks a chat model for a problem's solution."""
+
+
+def humaneval_chat_tasks(limit: int | None = None) -> tuple[tuple[TaskSpec, ...], str, Path]:
+    """:func:`humaneval_tasks` as chat prompts (:data:`CHAT_ASK`), for instruct models."""
+    specs, description, path = humaneval_tasks(limit)
+    chat = tuple(
+        replace(s, prompt=CHAT_ASK.format(prompt=s.prompt), stop=(), prompt_style="chat")
+        for s in specs
+    )
+    return chat, description.replace("HumanEval", "HumanEval as chat prompts", 1), path
 
 
 def humaneval_tasks(limit: int | None = None) -> tuple[tuple[TaskSpec, ...], str, Path]:

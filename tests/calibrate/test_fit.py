@@ -70,7 +70,7 @@ def _synthetic(
 
 def test_cpu_fit_recovers_threads_contention_slicing_and_oversubscription():
     profile = _profile(CPU2, {"tiny": 0.25}, "embedded")
-    device = default_device_params(CPU2, "embedded").model_copy(
+    device = default_device_params(CPU2, True).model_copy(
         update={
             "thread_scaling": 0.7,
             "contention": 0.4,
@@ -97,7 +97,7 @@ def test_cpu_fit_recovers_threads_contention_slicing_and_oversubscription():
 
 def test_gpu_fit_recovers_batching_and_cross_model_contention():
     profile = _profile(GPU, {"small": 4.1, "medium": 7.9}, "ollama")
-    device = default_device_params(GPU, "ollama").model_copy(
+    device = default_device_params(GPU, False).model_copy(
         update={"batch_alpha": 0.3, "batch_gamma": 0.8, "contention": 0.7}
     )
     truth = {
@@ -108,7 +108,7 @@ def test_gpu_fit_recovers_batching_and_cross_model_contention():
     calibration = fit_calibration(GPU, "ollama", dict(profile.models), observations)
     assert calibration.device["contention"] == pytest.approx(0.7, abs=0.01)
     # batch_gamma is searched on a 0.05 grid: the pair must reproduce the curve closely.
-    fitted = default_device_params(GPU, "ollama").model_copy(update=calibration.device)
+    fitted = default_device_params(GPU, False).model_copy(update=calibration.device)
     for batch in (2, 3, 4, 8):
         true_slowdown = 1 + 0.3 * (batch - 1) ** 0.8
         fit_slowdown = 1 + fitted.batch_alpha * (batch - 1) ** fitted.batch_gamma
@@ -120,7 +120,7 @@ def test_gpu_fit_recovers_batching_and_cross_model_contention():
 
 def test_fit_keeps_defaults_for_what_was_not_measured():
     profile = _profile(CPU2, {"tiny": 0.25}, "embedded")
-    device = default_device_params(CPU2, "embedded")
+    device = default_device_params(CPU2, True)
     truth = {"tiny": ModelParams(decode_tps=50.0, prompt_tps=500.0, load_s=0.2)}
     solo_only = [
         o

@@ -33,8 +33,8 @@ def _model(name: str, size_gb: float, params_b: float, **kw: object) -> ModelCon
     )
 
 
-def _perf(hardware: HardwareSpec, model: ModelConfig, engine: str = "ollama") -> PerfModel:
-    return PerfModel.build(hardware, model, default_device_params(hardware, engine))
+def _perf(hardware: HardwareSpec, model: ModelConfig, instances: bool = False) -> PerfModel:
+    return PerfModel.build(hardware, model, default_device_params(hardware, instances))
 
 
 @pytest.mark.parametrize(("card", "size"), sorted(PUBLISHED))
@@ -115,7 +115,7 @@ def test_model_larger_than_vram_spills_to_ram_speed():
     [(1, 1, 54), (1, 2, 76), (2, 1, 86), (3, 1, 95), (4, 1, 95), (2, 2, 68)],
 )
 def test_cpu_threads_and_instances_near_facts(instances, threads, published):
-    params = default_device_params(CPU2, "embedded")
+    params = default_device_params(CPU2, True)
     perf = PerfModel.build(
         CPU2, _model("g", 0.25, 0.27, n_threads=threads, concurrent_limit=instances), params
     )
@@ -124,7 +124,7 @@ def test_cpu_threads_and_instances_near_facts(instances, threads, published):
 
 
 def test_cpu_oversubscription_hurts_multithreaded_instances():
-    params = default_device_params(CPU2, "embedded")
+    params = default_device_params(CPU2, True)
     perf = PerfModel.build(CPU2, _model("g", 0.25, 0.27), params)
     two_by_one = sum(stream_rates([StreamLoad(perf, DECODE, 1)] * 2, CPU2, params))
     two_by_two = sum(stream_rates([StreamLoad(perf, DECODE, 2)] * 2, CPU2, params))
@@ -132,7 +132,7 @@ def test_cpu_oversubscription_hurts_multithreaded_instances():
 
 
 def test_embedded_instances_each_hold_memory_and_load():
-    params = default_device_params(CPU2, "embedded")
+    params = default_device_params(CPU2, True)
     one = PerfModel.build(CPU2, _model("g", 0.25, 0.27, concurrent_limit=1), params)
     three = PerfModel.build(CPU2, _model("g", 0.25, 0.27, concurrent_limit=3), params)
     assert three.footprint_gb == pytest.approx(3 * one.footprint_gb)
@@ -161,3 +161,41 @@ def test_shipped_profiles_decode_within_15_percent_of_published(card):
         assert perf.device_fraction == 1.0, model.name
         published = PUBLISHED[(card, by_tier[model.tier.value])]
         assert perf.decode_tps == pytest.approx(published, rel=0.15), model.name
+
+
+def _cpu_total(model: ModelConfig, streams: int) -> float:
+    params = default_device_params(CPU2, True)
+    perf = PerfModel.build(CPU2, model, params)
+    threads = perf.threads
+    return sum(stream_rates([StreamLoad(perf, DECODE, threads)] * streams, CPU2, params))
+
+
+def test_cpu_batching_curve_follows_the_measured_one():
+    alone = _cpu_total(
+        _model("g", 0.25, 0.27, n_threads=2, num_parallel=12, concurrent_limit=12), 1
+    )
+    for batch, measured in ((2, 93), (4, 122), (8, 158), (12, 220)):
+        model = _model("g", 0.25, 0.27, n_threads=2, num_parallel=12, concurrent_limit=12)
+        assert _cpu_total(model, batch) / alone == pytest.approx(measured / 99, rel=0.01)
+
+
+def test_batched_contexts_beat_instances_only_when_deep():
+    instances = _cpu_total(_model("g", 0.25, 0.27, n_threads=1, concurrent_limit=2), 2)
+    deep = _model("g", 0.25, 0.27, n_threads=2, num_parallel=12, concurrent_limit=12)
+    shallow = _model("g", 0.25, 0.27, n_threads=2, num_parallel=2, concurrent_limit=2)
+    assert _cpu_total(deep, 12) > 1.3 * instances
+    assert _cpu_total(shallow, 2) < instances
+
+
+def test_instances_times_slots_make_separate_contexts():
+    params = default_device_params(CPU2, True)
+    both = PerfModel.build(
+        CPU2, _model("g", 0.25, 0.27, n_threads=1, num_parallel=6, concurrent_limit=12), params
+    )
+    one = PerfModel.build(
+        CPU2, _model("g", 0.25, 0.27, n_threads=2, num_parallel=12, concurrent_limit=12), params
+    )
+    assert both.sequences == 6 and both.load_s == pytest.approx(2 * one.load_s)
+    rates = stream_rates([StreamLoad(both, DECODE, 1)] * 12, CPU2, params)
+    assert len(set(rates)) == 1  # two contexts of six, decoding alike
+    assert sum(rates) > _cpu_total(_model("g", 0.25, 0.27, n_threads=1, concurrent_limit=2), 2)

@@ -31,6 +31,7 @@ kind = "embedded"
 task_types = ["coding"]
 tier = "fast"
 size_gb = 0.25
+gguf = "bundled:gemma3-270m"
 """
 
 
@@ -71,7 +72,7 @@ def test_without_a_file_the_defaults_apply(profiles_dir):
     profile = load_profile("tiny")
     backend = SimBackend(profile)
     assert backend.calibration is None
-    assert backend.params == default_device_params(profile.hardware, "embedded")
+    assert backend.params == default_device_params(profile.hardware, True)
 
 
 @pytest.mark.parametrize(
@@ -106,10 +107,10 @@ def test_missing_file_is_a_config_error(tmp_path):
 
 def test_cpu_defaults_differ_from_gpu_defaults():
     cpu = default_device_params(
-        HardwareSpec(name="c", kind="cpu", bandwidth_gbs=20, ram_gb=8, cpu_cores=2), "embedded"
+        HardwareSpec(name="c", kind="cpu", bandwidth_gbs=20, ram_gb=8, cpu_cores=2), True
     )
     gpu = default_device_params(
-        HardwareSpec(name="g", vram_gb=24, bandwidth_gbs=1008, ram_gb=64, cpu_cores=8), "ollama"
+        HardwareSpec(name="g", vram_gb=24, bandwidth_gbs=1008, ram_gb=64, cpu_cores=8), False
     )
     assert not cpu.batching and gpu.batching
     assert cpu.contention < gpu.contention
