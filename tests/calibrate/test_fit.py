@@ -144,7 +144,7 @@ def test_fit_published_recovers_efficiency_and_overhead():
 
 def test_each_fitted_parameter_carries_its_uncertainty():
     profile = _profile(GPU, {"small": 4.1, "medium": 7.9}, "ollama")
-    device = default_device_params(GPU, "ollama").model_copy(
+    device = default_device_params(GPU, False).model_copy(
         update={"batch_alpha": 0.3, "batch_gamma": 0.8, "contention": 0.7}
     )
     truth = {
@@ -165,7 +165,7 @@ def test_a_parameter_the_rounds_put_at_a_bound_refuses_the_fit():
     from orchbench.calibrate._lsq import DegenerateFit
 
     profile = _profile(CPU2, {"tiny": 0.25}, "embedded")
-    device = default_device_params(CPU2, "embedded").model_copy(
+    device = default_device_params(CPU2, True).model_copy(
         update={"thread_scaling": 0.7, "contention": 0.4, "time_slicing_gain": 0.0}
     )
     truth = {"tiny": ModelParams(decode_tps=60.0, prompt_tps=800.0, load_s=0.4)}
