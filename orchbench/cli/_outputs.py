@@ -96,3 +96,17 @@ def check_outputs(target: Path, storage: str | None) -> None:
     check_out_file(target, "--out")
     if storage is not None:
         check_storage(storage)
+
+
+def check_pick(pick: int, complete: int, trials: int | None) -> None:
+    """``tune --pick N`` before the search: the ranking holds at most the study's
+    ``complete`` trials plus the ``trials`` this search adds (``None``: bounded by time
+    only, so any pick may exist)."""
+    if trials is None or pick < complete + trials:
+        return
+    most = complete + trials
+    ranks = f"0..{most - 1}" if most else "none"
+    raise ConfigError(
+        f"--pick {pick}: this tune ranks at most {most} configuration(s) ({complete} already "
+        f"in the study + {trials} to search), so valid picks are {ranks}"
+    )

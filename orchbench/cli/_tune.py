@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -244,7 +245,7 @@ def register(app: typer.Typer) -> None:
         from orchbench.backends import resolve_backend_kind
         from orchbench.bench.session import with_seed
         from orchbench.cli._console import err_console, out_console
-        from orchbench.cli._outputs import check_outputs
+        from orchbench.cli._outputs import check_outputs, check_pick
         from orchbench.cli._tune_show import print_outcome
         from orchbench.cli._tune_workers import Helpers, interrupted_line, search
         from orchbench.tune import StudySpec, VerifyPlan, make_evaluator, open_storage, tune
@@ -271,7 +272,13 @@ def register(app: typer.Typer) -> None:
             console.print(f"[yellow]{reason}[/yellow]")
         name = study or study_name(source.name, workload.name, kind, objectives)
         url, label = storage_url_for(storage, name), storage_label(storage, name)
-        open_storage(url, heartbeat)  # a bad URL fails now, not after setup
+        bounded = None if trials is None and timeout_s is not None else (0 if finish else n_trials)
+        fresh = "://" not in url and not Path(url).exists()  # checked before it is created
+        if fresh:
+            check_pick(pick, 0, bounded)
+        opened = open_storage(url, heartbeat)  # a bad URL fails now, not after setup
+        if not fresh:
+            check_pick(pick, _complete_trials(opened, name), bounded)
 
         import optuna
 
@@ -350,3 +357,14 @@ def register(app: typer.Typer) -> None:
             finally:
                 helpers.stop()
         print_outcome(results, result, objectives, kind, verify_backend)
+
+
+def _complete_trials(storage: object, name: str) -> int:
+    """How many trials of study ``name`` in ``storage`` are complete (0: no such study)."""
+    import optuna
+
+    try:
+        study = optuna.load_study(study_name=name, storage=storage)  # type: ignore[arg-type]
+    except KeyError:
+        return 0
+    return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))

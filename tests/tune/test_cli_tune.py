@@ -25,6 +25,7 @@ def test_help_has_examples(capsys):
         (["--verify-backend", "sim"], "not a real engine"),
         (["--storage", "nosuchdb://x"], "cannot be opened"),
         (["--suite", "no-such-suite"], "no suite named 'no-such-suite'"),
+        (["--pick", "99", "--trials", "3"], "--pick 99: this tune ranks at most 3 configuration"),
     ],
 )
 def test_bad_input_is_one_clear_error(capsys, tmp_path, monkeypatch, args, message):
