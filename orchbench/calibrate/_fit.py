@@ -144,6 +144,8 @@ class _Fitter:
         self.configs = configs
         self.device = device
         self.models = models
+        self.strict = True
+        """False: keep a degenerate fit (``calibrate --force``) instead of refusing it."""
 
     def predicted(self, round_: Round, device: DeviceParams) -> float:
         streams = []
@@ -178,7 +180,8 @@ class _Fitter:
             return [math.log(self.predicted(r, device) / rate) for r, rate in targets]
 
         start = [float(getattr(self.device, n)) for n in names]
-        result = fit_bounded(residuals, names, start, [BOUNDS[n] for n in names], HINTS)
+        bounds = [BOUNDS[n] for n in names]
+        result = fit_bounded(residuals, names, start, bounds, HINTS, strict=self.strict)
         self.device = self.device.model_copy(update=result.as_dict())
         return result
 
@@ -189,6 +192,8 @@ def fit_calibration(
     configs: dict[str, ModelConfig],
     observations: Sequence[Observation],
     provenance: dict[str, str | int | float | bool] | None = None,
+    *,
+    strict: bool = True,
 ) -> Calibration:
     """Fit a :class:`Calibration` for ``hardware`` running ``engine`` from ``observations``.
 
@@ -196,12 +201,14 @@ def fit_calibration(
     inform keep their defaults and are not written; each fitted parameter's standard
     error goes into the provenance as ``stderr.<name>``. Raises
     :class:`~orchbench.calibrate._lsq.DegenerateFit` when the rounds do not determine a
-    parameter they exercise.
+    parameter they exercise — unless ``strict=False`` (``calibrate --force``): then the
+    fit is kept and the reason recorded in the provenance as ``degenerate.<name>``.
     """
     ttft_prompt = prompt_time_includes_first_token(engine_class(engine))
     models = {name: _model_params(observations, name, ttft_prompt) for name in configs}
     defaults = default_device_params(hardware, runs_instances(engine_class(engine)))
     fitter = _Fitter(hardware, configs, defaults, models)
+    fitter.strict = strict
     cores = hardware.cpu_cores
     cpu = hardware.kind == "cpu"
     batching = fitter.device.batching
@@ -239,6 +246,8 @@ def fit_calibration(
         for name, err in zip(f.names, f.stderr, strict=True):
             if err is not None:
                 table[f"stderr.{name}"] = round(err, 6)
+        if f.degenerate is not None:
+            table[f"degenerate.{'+'.join(f.names)}"] = f.degenerate
     return Calibration(provenance=table, device=device, models=models)
 
 

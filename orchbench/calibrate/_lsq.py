@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from orchbench.errors import OrchbenchError
 
@@ -41,6 +42,9 @@ class ParamFit:
     condition: float
     residual_variance: float | None
     observations: int
+    degenerate: str | None = None
+    """Why the fit does not determine its parameters, when it was kept anyway
+    (``strict=False``, ``calibrate --force``); ``None`` for a sound fit."""
 
     def as_dict(self) -> dict[str, float]:
         """``{name: value}``."""
@@ -53,11 +57,14 @@ def fit_bounded(
     start: Sequence[float],
     bounds: Sequence[tuple[float, float]],
     hints: Mapping[str, str] | None = None,
+    *,
+    strict: bool = True,
 ) -> ParamFit:
     """Fit ``names`` from ``start`` within ``bounds`` so that ``residuals`` are smallest.
 
     Raises :class:`DegenerateFit` (see the module docstring) with the hint for the
-    offending parameter: "measure ... instead".
+    offending parameter: "measure ... instead" — or, with ``strict=False``, keeps the fit
+    and says why in :attr:`ParamFit.degenerate`.
     """
     import numpy as np
     from scipy.optimize import least_squares
@@ -73,7 +80,43 @@ def fit_bounded(
     result = least_squares(fun, x0, bounds=(lower, upper), method="trf", x_scale="jac")
     jac = np.atleast_2d(result.jac)
     n, p = jac.shape
-    advice = dict(hints or {})
+    try:
+        _refuse_degenerate(result, jac, names, lower, upper, dict(hints or {}))
+    except DegenerateFit as exc:
+        if strict:
+            raise
+        degenerate: str | None = str(exc)
+    else:
+        degenerate = None
+    variance = float(2 * result.cost / (n - p)) if n > p else None
+    stderr: tuple[float | None, ...] = (None,) * p
+    if variance is not None and degenerate is None:
+        covariance = np.linalg.inv(jac.T @ jac) * variance
+        stderr = tuple(float(math.sqrt(max(c, 0.0))) for c in np.diag(covariance))
+    singular = np.linalg.svd(jac, compute_uv=False)
+    condition = float(singular[0] / singular[-1]) if singular[-1] > 0 else math.inf
+    return ParamFit(
+        names=tuple(names),
+        values=tuple(float(v) for v in result.x),
+        stderr=stderr,
+        condition=condition,
+        residual_variance=variance,
+        observations=n,
+        degenerate=degenerate,
+    )
+
+
+def _refuse_degenerate(
+    result: Any,
+    jac: Any,
+    names: Sequence[str],
+    lower: Any,
+    upper: Any,
+    advice: Mapping[str, str],
+) -> None:
+    """Raise :class:`DegenerateFit` for a parameter at a bound or an ill-conditioned fit."""
+    import numpy as np
+
     span = upper - lower
     for i, name in enumerate(names):
         near_low = result.active_mask[i] < 0 or result.x[i] - lower[i] <= BOUND_TOLERANCE * span[i]
@@ -94,16 +137,3 @@ def fit_bounded(
             f"number {condition:.3g}): {weakest} barely changes the predictions; "
             f"{advice.get(weakest, 'measure rounds that exercise it')}"
         )
-    variance = float(2 * result.cost / (n - p)) if n > p else None
-    stderr: tuple[float | None, ...] = (None,) * p
-    if variance is not None:
-        covariance = np.linalg.inv(jac.T @ jac) * variance
-        stderr = tuple(float(math.sqrt(max(c, 0.0))) for c in np.diag(covariance))
-    return ParamFit(
-        names=tuple(names),
-        values=tuple(float(v) for v in result.x),
-        stderr=stderr,
-        condition=condition,
-        residual_variance=variance,
-        observations=n,
-    )

@@ -141,8 +141,10 @@ async def calibrate(
     max_tokens: int = 48,
     repeats: int = 3,
     progress: Callable[[str], None] | None = None,
+    strict: bool = True,
 ) -> tuple[Calibration, list[Observation]]:
-    """Measure ``profile``'s models on ``backend`` and fit a :class:`Calibration`."""
+    """Measure ``profile``'s models on ``backend`` and fit a :class:`Calibration`
+    (``strict=False`` keeps a degenerate fit, see :func:`fit_calibration`)."""
     engine = engine or backend.name
     plan = measurement_plan(profile, engine, max_tokens=max_tokens, repeats=repeats)
     started = datetime.datetime.now(datetime.UTC)
@@ -158,7 +160,7 @@ async def calibrate(
         "orchbench_version": __version__,
     }
     calibration = fit_calibration(
-        profile.hardware, engine, dict(profile.models), observations, provenance
+        profile.hardware, engine, dict(profile.models), observations, provenance, strict=strict
     )
     return calibration, observations
 

@@ -101,7 +101,7 @@ def missed_goals(report: FidelityReport) -> list[str]:
 
 
 def _measure(
-    profile: Profile, kind: str, host: str | None, max_tokens: int, err: Console
+    profile: Profile, kind: str, host: str | None, max_tokens: int, err: Console, force: bool
 ) -> Calibration:
     import asyncio
 
@@ -117,11 +117,16 @@ def _measure(
                 engine=kind,
                 max_tokens=max_tokens,
                 progress=lambda line: err.print(f"measuring {line}", highlight=False),
+                strict=not force,
             )
         finally:
             await engine.close()
 
-    return asyncio.run(measure())[0]
+    calibration = asyncio.run(measure())[0]
+    for key, why in calibration.provenance.items():
+        if key.startswith("degenerate."):
+            err.print(f"[yellow]warning (kept: --force): {why}[/yellow]", highlight=False)
+    return calibration
 
 
 def _check(
@@ -193,8 +198,9 @@ def register(app: typer.Typer) -> None:
         "profiles/NAME.calibration.toml only when the check meets its goals "
         f"(makespan MAPE ≤ {MAPE_GOAL:g}%, mean signed error within ±{BIAS_GOAL:g}%, "
         f"Kendall τ ≥ {TAU_GOAL:g}) or with --force. Exit 1 when the check misses them; "
-        "exit 2 on a busy machine (unless --force) or when the measurements cannot "
-        "determine a parameter. Results on stdout, progress on stderr.\n" + EXAMPLES
+        "exit 2 on a busy machine or when the measurements cannot determine a parameter "
+        "(--force keeps such a fit, with a warning). Results on stdout, progress on stderr.\n"
+        + EXAMPLES
     )
     def calibrate(
         profile: Annotated[
@@ -242,7 +248,7 @@ def register(app: typer.Typer) -> None:
             )
         noise = machine_noise()
         refuse_if_noisy(noise, force)
-        calibration = _measure(loaded, kind, host, max_tokens, err)
+        calibration = _measure(loaded, kind, host, max_tokens, err, force)
         calibration.provenance["noisy"] = bool(noise.get("noisy"))
         _print_calibration(calibration, console)
         missed: list[str] = []

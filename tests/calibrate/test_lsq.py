@@ -67,3 +67,17 @@ def test_a_parameter_that_changes_nothing_is_refused() -> None:
     y = 2.0 * X
     with pytest.raises(DegenerateFit, match="c barely changes"):
         fit_bounded(lambda p: p[0] * X - y + 0 * p[1], ("a", "c"), (1.0, 1.0), ((0, 10), (0, 5)))
+
+
+def test_a_degenerate_fit_is_kept_with_its_reason_when_not_strict() -> None:
+    y = _data(2.0, 0.7, 0.0, 0)
+    fit = fit_bounded(
+        lambda p: p[0] * np.exp(-p[1] * X) - y,
+        ("a", "b"),
+        (1.0, 1.0),
+        ((0, 10), (1.0, 5)),
+        hints={"b": "measure b-rounds"},
+        strict=False,
+    )
+    assert fit.degenerate is not None and "b fitted at its bound 1" in fit.degenerate
+    assert fit.values[1] == pytest.approx(1.0) and fit.stderr == (None, None)
