@@ -244,7 +244,8 @@ def run_study(
         # The profile's own values, then the memory-derived densest configuration.
         attrs = {"baseline": True} if i == 0 else {"derived_start": True}
         study.enqueue_trial(start, user_attrs=attrs, skip_if_exists=True)
-    target = round_target(study, spec.trials) if spec.trials is not None else None
+    helper = spec.worker not in (None, "w0")  # started by `tune --workers N`: joins only
+    target = round_target(study, spec.trials, join_only=helper) if spec.trials is not None else None
     callbacks = list(spec.callbacks)
     if target is not None:
         callbacks.append(optuna.study.MaxTrialsCallback(target, states=(TrialState.COMPLETE,)))

@@ -72,11 +72,16 @@ class WorkerIdentity:
         return attrs.get("hostname") == self.hostname and attrs.get("pid") == self.pid
 
 
-def round_target(study: optuna.Study, trials: int) -> int:
-    """The COMPLETE trials this round of the study aims at (see the module docstring)."""
+def round_target(study: optuna.Study, trials: int, *, join_only: bool = False) -> int:
+    """The COMPLETE trials this round of the study aims at (see the module docstring).
+
+    ``join_only`` (a helper started by ``tune --workers N``): never start a new round —
+    when the round it was started for is already over, its target stands (met), so the
+    helper runs no trial.
+    """
     complete = _count_complete(study)
     stored = study.user_attrs.get("target_complete")
-    if isinstance(stored, int) and complete < stored:
+    if isinstance(stored, int) and (complete < stored or join_only):
         return stored
     target = complete + trials
     study.set_user_attr("target_complete", target)
