@@ -80,8 +80,10 @@ def fit_bounded(
     result = least_squares(fun, x0, bounds=(lower, upper), method="trf", x_scale="jac")
     jac = np.atleast_2d(result.jac)
     n, p = jac.shape
+    singular = np.linalg.svd(jac, compute_uv=False)
+    condition = float(singular[0] / singular[-1]) if singular[-1] > 0 else math.inf
     try:
-        _refuse_degenerate(result, jac, names, lower, upper, dict(hints or {}))
+        _refuse_degenerate(result, jac, condition, names, lower, upper, dict(hints or {}))
     except DegenerateFit as exc:
         if strict:
             raise
@@ -93,8 +95,6 @@ def fit_bounded(
     if variance is not None and degenerate is None:
         covariance = np.linalg.inv(jac.T @ jac) * variance
         stderr = tuple(float(math.sqrt(max(c, 0.0))) for c in np.diag(covariance))
-    singular = np.linalg.svd(jac, compute_uv=False)
-    condition = float(singular[0] / singular[-1]) if singular[-1] > 0 else math.inf
     return ParamFit(
         names=tuple(names),
         values=tuple(float(v) for v in result.x),
@@ -109,6 +109,7 @@ def fit_bounded(
 def _refuse_degenerate(
     result: Any,
     jac: Any,
+    condition: float,
     names: Sequence[str],
     lower: Any,
     upper: Any,
@@ -128,8 +129,6 @@ def _refuse_degenerate(
                 f"{upper[i]:g}): the measurements do not determine it; "
                 f"{advice.get(name, 'measure rounds that exercise it')}"
             )
-    singular = np.linalg.svd(jac, compute_uv=False)
-    condition = float(singular[0] / singular[-1]) if singular[-1] > 0 else math.inf
     if not math.isfinite(condition) or condition > MAX_CONDITION:
         weakest = names[int(np.argmin(np.abs(jac).sum(axis=0)))]
         raise DegenerateFit(

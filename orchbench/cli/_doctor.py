@@ -101,8 +101,8 @@ async def server_checks(
 
     backend = make_backend(kind, host=host, profile=profile)
     where = getattr(backend, "host", "?")
-    label = display_name(engine_class(kind))
-    ollama_api = speaks_ollama_api(engine_class(kind))
+    engine = engine_class(kind)
+    label, ollama_api = display_name(engine), speaks_ollama_api(engine)
     try:
         installed = await backend.list_models()
     except BackendError as exc:

@@ -164,11 +164,12 @@ def register(app: typer.Typer) -> None:
         console = out_console()
         console.print(f"setting up profile [bold]{source.name}[/bold] on backend {kind}")
         engine = engine_class(kind)
-        if model_source(engine) == "files":
+        models_from = model_source(engine)
+        if models_from == "files":
             setup_embedded(source, console)
-        elif model_source(engine) == "server" and speaks_ollama_api(engine):
+        elif models_from == "server" and speaks_ollama_api(engine):
             asyncio.run(setup_ollama(source, host, console))
-        elif model_source(engine) == "server":
+        elif models_from == "server":
             asyncio.run(check_openai(source, host, console))
         else:
             console.print(f"backend {kind} needs no setup")
