@@ -138,6 +138,12 @@ def runs_instances(backend: object) -> bool:
     return bool(getattr(backend, "runs_instances", False))
 
 
+def batches_slots(backend: object) -> bool:
+    """Whether ``backend`` runs a model's ``num_parallel`` requests as sequences of one
+    batched context (the embedded engine's slots), so calibration can measure its curve."""
+    return bool(getattr(backend, "batches_slots", False))
+
+
 def prompt_time_includes_first_token(backend: object) -> bool:
     """Whether ``backend``'s prompt time is its time to first token (one decode step in)."""
     return bool(getattr(backend, "prompt_time_includes_first_token", True))

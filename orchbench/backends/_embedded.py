@@ -92,6 +92,7 @@ class EmbeddedBackend:
     model_source: ClassVar[str] = "files"
     ollama_api: ClassVar[bool] = False
     runs_instances: ClassVar[bool] = True
+    batches_slots: ClassVar[bool] = True
     prompt_time_includes_first_token: ClassVar[bool] = True
 
     def __init__(self, models: Mapping[str, ModelConfig] | None = None) -> None:

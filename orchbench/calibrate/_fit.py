@@ -9,12 +9,15 @@ parameter at a time in an order where each depends only on those fitted before:
 
 1. per model: ``decode_tps`` (one stream alone, one thread), ``prompt_tps``,
    ``load_s``, ``completion_ratio``, ``request_overhead_s``;
-2. ``thread_scaling`` from one stream at several thread counts;
+2. ``thread_scaling`` from one stream's decode rate at several thread counts, and
+   ``prefill_thread_scaling`` on its own from the same rounds' prompt rates;
 3. ``contention`` from several single-threaded instances (no more than the cores) or
    several models at once;
 4. ``time_slicing_gain`` from more single-threaded instances than cores;
 5. ``oversubscription_penalty`` from multi-threaded instances beyond the cores;
-6. ``batch_alpha``/``batch_gamma`` from one batching model at several batch sizes.
+6. ``batch_alpha``/``batch_gamma`` from one batching model at several batch sizes; for an
+   engine that batches slots in process (the embedded engine), ``batch_curve``: the
+   aggregate decode of one context of b sequences relative to one, measured at each b.
 
 Each fit minimises the log errors with bounded least squares
 (:func:`orchbench.calibrate._lsq.fit_bounded`, scipy's trust-region solver) and keeps
@@ -37,7 +40,13 @@ from orchbench.calibrate._lsq import ParamFit, fit_bounded
 from orchbench.config import HardwareSpec, ModelConfig
 from orchbench.engine import prompt_time_includes_first_token, runs_instances
 from orchbench.records import Timings
-from orchbench.sim._model import DECODE, PerfModel, StreamLoad, stream_rates
+from orchbench.sim._model import (
+    DECODE,
+    PerfModel,
+    StreamLoad,
+    prefill_speed_factor,
+    stream_rates,
+)
 from orchbench.sim._params import Calibration, DeviceParams, ModelParams, default_device_params
 
 
@@ -50,6 +59,8 @@ class Round:
     copies: int = 1
     threads: int = 1
     max_tokens: int = 48
+    slots: int = 1
+    """Sequences per batched context (the model's ``num_parallel``); 1: instances."""
 
 
 @dataclass(slots=True)
@@ -71,6 +82,7 @@ class Observation:
 
 BOUNDS: dict[str, tuple[float, float]] = {
     "thread_scaling": (0.0, 1.5),
+    "prefill_thread_scaling": (0.0, 1.5),
     "contention": (0.0, 3.0),
     "time_slicing_gain": (0.0, 3.0),
     "oversubscription_penalty": (0.0, 5.0),
@@ -80,6 +92,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
 """Where each device parameter is searched."""
 HINTS: dict[str, str] = {
     "thread_scaling": "measure one stream alone at 1, 2 … cores threads",
+    "prefill_thread_scaling": "measure one stream alone at 1, 2 … cores threads",
     "contention": "measure 2 … cores single-threaded instances (or two models) at once",
     "time_slicing_gain": "measure more single-threaded instances than cores at once",
     "oversubscription_penalty": "measure multi-threaded instances whose threads exceed the cores",
@@ -98,13 +111,7 @@ def _model_params(observations: Sequence[Observation], name: str, ttft_prompt: b
     timings = [t for o in one_thread for t in o.timings]
     # Best of the repeats: other processes on the machine only ever slow a round down.
     decode = max([t.decode_rate for t in timings if t.decode_rate] or [1.0])
-    prompt_rates = []
-    for t in timings:
-        if t.prompt_tokens and t.prompt_s:
-            # Engines that time prompts to the first token include one decode step in it.
-            seconds = t.prompt_s - (1.0 / decode if ttft_prompt else 0.0)
-            if seconds > 0:
-                prompt_rates.append(t.prompt_tokens / seconds)
+    prompt_rates = [r for t in timings if (r := prompt_rate(t, ttft_prompt, decode))]
     ratios = [
         min(1.0, t.completion_tokens / o.round.max_tokens)
         for o in one_thread
@@ -130,6 +137,18 @@ def _model_params(observations: Sequence[Observation], name: str, ttft_prompt: b
     )
 
 
+def prompt_rate(timings: Timings, ttft_prompt: bool, decode: float | None) -> float | None:
+    """Prompt tokens per second of one request (None when it was not timed).
+
+    Engines that time prompts to the first token (``ttft_prompt``) include one decode
+    step in it, which is taken out at ``decode`` tokens/s.
+    """
+    if not (timings.prompt_tokens and timings.prompt_s):
+        return None
+    seconds = timings.prompt_s - (1.0 / decode if ttft_prompt and decode else 0.0)
+    return timings.prompt_tokens / seconds if seconds > 0 else None
+
+
 class _Fitter:
     """Holds the device parameters being fitted and predicts each round with them."""
 
@@ -151,11 +170,46 @@ class _Fitter:
         streams = []
         for name in round_.models:
             config = self.configs[name].model_copy(
-                update={"n_threads": round_.threads, "concurrent_limit": round_.copies}
+                update={
+                    "n_threads": round_.threads,
+                    "concurrent_limit": round_.copies,
+                    "num_parallel": round_.slots if round_.slots > 1 else None,
+                }
             )
             perf = PerfModel.build(self.hardware, config, device, self.models[name])
             streams += [StreamLoad(perf, DECODE, round_.threads)] * round_.copies
         return statistics.fmean(stream_rates(streams, self.hardware, device))
+
+    def fit_prefill(self, rounds: list[Observation], ttft_prompt: bool) -> ParamFit | None:
+        """``prefill_thread_scaling`` from one stream's prompt rate at several thread
+        counts, relative to the model's one-thread ``prompt_tps`` (best repeat each)."""
+        best: dict[tuple[str, int], float] = {}
+        for o in rounds:
+            rates = [prompt_rate(t, ttft_prompt, t.decode_rate) for t in o.timings]
+            found = [r for r in rates if r]
+            key = (o.round.models[0], o.round.threads)
+            if found:
+                best[key] = max(best.get(key, 0.0), *found)
+        targets = [
+            (threads, rate, base)
+            for (name, threads), rate in best.items()
+            if threads > 1 and (base := self.models[name].prompt_tps)
+        ]
+        if not targets:
+            return None
+        name = "prefill_thread_scaling"
+
+        def residuals(values: Sequence[float]) -> list[float]:
+            device = self.device.model_copy(update={name: values[0]})
+            return [
+                math.log(base * prefill_speed_factor(float(k), device) / rate)
+                for k, rate, base in targets
+            ]
+
+        start = [float(self.device.prefill_thread_scaling)]
+        result = fit_bounded(residuals, (name,), start, [BOUNDS[name]], HINTS, strict=self.strict)
+        self.device = self.device.model_copy(update=result.as_dict())
+        return result
 
     def fit(self, names: tuple[str, ...], rounds: list[Observation]) -> ParamFit | None:
         """Fit device parameter(s) ``names`` to ``rounds`` by bounded least squares.
@@ -214,12 +268,13 @@ def fit_calibration(
     batching = fitter.device.batching
 
     def rounds(test: Callable[[Round], bool]) -> list[Observation]:
-        return [o for o in observations if o.timings and test(o.round)]
+        return [o for o in observations if o.timings and test(o.round) and o.round.slots == 1]
 
     fits: list[ParamFit | None] = []
     threads = rounds(lambda r: len(r.models) == 1 and r.copies == 1 and r.threads > 1)
     if cpu and threads:
         fits.append(fitter.fit(("thread_scaling",), threads))
+        fits.append(fitter.fit_prefill(threads, ttft_prompt))
     shared = rounds(
         lambda r: (
             (len(r.models) > 1 and r.copies == 1)
@@ -240,7 +295,12 @@ def fit_calibration(
     if batches:
         fits.append(fitter.fit(("batch_alpha", "batch_gamma"), batches))
     done = [f for f in fits if f is not None]
-    device = {name: getattr(fitter.device, name) for f in done for name in f.names}
+    device: dict[str, object] = {
+        name: getattr(fitter.device, name) for f in done for name in f.names
+    }
+    curve = slot_batch_curve(observations)
+    if curve:
+        device["batch_curve"] = curve
     table = dict(provenance or {})
     for f in done:
         for name, err in zip(f.names, f.stderr, strict=True):
@@ -277,3 +337,28 @@ def fit_published(
         "efficiency": float(1.0 / (per_gb * hardware.bandwidth_gbs)),
         "overhead_s": float(max(0.0, overhead)),
     }
+
+
+def slot_batch_curve(observations: Sequence[Observation]) -> list[list[float]] | None:
+    """``[[b, ratio], ...]``: the aggregate decode of one batched context of b sequences
+    (b × the per-sequence rate) relative to one sequence alone at the same threads,
+    from the rounds with ``slots > 1`` (best repeat each); None without such rounds.
+    """
+    batched = [o for o in observations if o.round.slots > 1 and o.timings]
+    if not batched:
+        return None
+    model, threads = batched[0].round.models[0], batched[0].round.threads
+    alone = [
+        rate
+        for o in observations
+        if o.round.models == (model,) and o.round.copies == 1 and o.round.threads == threads
+        if (rate := o.decode_rate())
+    ]
+    if not alone:
+        return None
+    best: dict[int, float] = {}
+    for o in batched:
+        if o.round.models == (model,) and o.round.threads == threads and (rate := o.decode_rate()):
+            best[o.round.slots] = max(best.get(o.round.slots, 0.0), rate * o.round.slots)
+    points = [[1, 1.0]] + [[b, round(a / max(alone), 4)] for b, a in sorted(best.items())]
+    return points if len(points) > 1 else None

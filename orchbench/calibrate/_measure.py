@@ -20,7 +20,13 @@ from pathlib import Path
 from orchbench.backends import engine_class
 from orchbench.calibrate._fit import Observation, Round, fit_calibration
 from orchbench.config import ModelConfig, Profile
-from orchbench.engine import Backend, GenerateRequest, GenerateResult, runs_instances
+from orchbench.engine import (
+    Backend,
+    GenerateRequest,
+    GenerateResult,
+    batches_slots,
+    runs_instances,
+)
 from orchbench.errors import ConfigError
 from orchbench.profiles import bundled_profiles_dir, find_profile
 from orchbench.sim._params import CALIBRATION_SUFFIX, Calibration, calibration_path
@@ -33,6 +39,8 @@ CALIBRATION_PROMPT = (
 )
 MAX_THREADS_MEASURED = 4
 MAX_COPIES_MEASURED = 4
+SLOT_BATCHES = (2, 4, 8, 12)
+"""Batch sizes measured for an engine that batches slots (one context, all cores)."""
 
 
 def measurement_plan(
@@ -64,6 +72,8 @@ def measurement_plan(
                 Round(f"{name}: 2 instances × {threads} threads", (name,), 2, threads, max_tokens)
             )
     names = list(profile.models)
+    if batches_slots(engine_class(engine)) and names:
+        plan += _slot_rounds(profile, max_tokens)
     if len(names) >= 2:
         plan.append(
             Round(f"{names[0]} + {names[1]} at once", (names[0], names[1]), 1, 1, max_tokens)
@@ -71,8 +81,32 @@ def measurement_plan(
     return plan * repeats
 
 
+def _slot_rounds(profile: Profile, max_tokens: int) -> list[Round]:
+    """One context of b sequences (``num_parallel = b``) on all cores, for the largest
+    model: the batch curve the simulator uses for batched slots."""
+    name = max(profile.models, key=lambda n: profile.models[n].size_gb or 0.0)
+    threads = min(profile.hardware.cpu_cores, MAX_THREADS_MEASURED)
+    # On a CPU the plan already has one stream at these threads; elsewhere measure it.
+    cpu = profile.hardware.kind == "cpu"
+    solo = (
+        []
+        if cpu
+        else [Round(f"{name}: 1 stream × {threads} threads", (name,), 1, threads, max_tokens)]
+    )
+    return solo + [
+        Round(f"{name}: {b} sequences in one context", (name,), b, threads, max_tokens, b)
+        for b in SLOT_BATCHES
+    ]
+
+
 def _config(model: ModelConfig, round_: Round) -> ModelConfig:
-    return model.model_copy(update={"n_threads": round_.threads, "concurrent_limit": round_.copies})
+    return model.model_copy(
+        update={
+            "n_threads": round_.threads,
+            "concurrent_limit": round_.copies,
+            "num_parallel": round_.slots if round_.slots > 1 else None,
+        }
+    )
 
 
 async def _timed(backend: Backend, request: GenerateRequest) -> tuple[float, GenerateResult]:

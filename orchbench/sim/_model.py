@@ -203,6 +203,17 @@ def cpu_speed_factor(
     return factor
 
 
+def prefill_speed_factor(cores: float, device: DeviceParams) -> float:
+    """Prompt speed of one CPU instance with ``cores`` cores, relative to one core: grows
+    as cores^prefill_thread_scaling beyond one core, linearly (time slicing) below.
+
+    >>> from orchbench.sim._params import DeviceParams
+    >>> prefill_speed_factor(2.0, DeviceParams(prefill_thread_scaling=0.5)) ** 2
+    2.0000000000000004
+    """
+    return cores**device.prefill_thread_scaling if cores >= 1.0 else cores
+
+
 def stream_rates(
     streams: Sequence[StreamLoad], hardware: HardwareSpec, device: DeviceParams
 ) -> list[float]:
@@ -239,7 +250,7 @@ def stream_rates(
         if s.phase == PREFILL:
             # Prompt processing is compute-bound: it scales with cores, not bandwidth.
             cores = threads_of[key] / max(1.0, total_threads / hardware.cpu_cores) if cpu else 1
-            rate = s.perf.prompt_tps * cores / prefilling[key]
+            rate = s.perf.prompt_tps * prefill_speed_factor(cores, device) / prefilling[key]
         else:
             rate = s.perf.decode_tps * speed / batch_slowdown(decoding[key], device)
         rates.append(rate / contention)

@@ -85,6 +85,11 @@ class DeviceParams(_Strict):
     (shared memory bandwidth; 1.0 is pure time slicing, 0 is free overlap)."""
     thread_scaling: float = Field(default=0.49, ge=0, le=1.5)
     """CPU: one instance's decode rate grows as threads^thread_scaling (FACTS: 54→76 tok/s)."""
+    prefill_thread_scaling: float = Field(default=1.0, ge=0, le=1.5)
+    """CPU: one instance's prompt processing grows as cores^prefill_thread_scaling (1:
+    linear, compute-bound). Fitted on its own from the prompt times of one stream at
+    several thread counts: per-request work in the prompt phase (tokenizing, sampler
+    set-up in the Python engine path) does not scale with threads."""
     time_slicing_gain: float = Field(default=0.2, ge=0)
     """CPU: single-threaded instances beyond the cores hide each other's memory stalls;
     the device's throughput rises by gain·(1 − cores/threads) (FACTS: 3×1 and 4×1

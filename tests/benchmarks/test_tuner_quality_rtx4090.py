@@ -1,16 +1,19 @@
 """How good the tuner is on the simulator's rtx4090 space (SIMULATED, dev-pipeline suite).
 
-TPE (orchbench's settings, :mod:`orchbench.tune._sampler`) and random search run through
+orchbench's tuner (TPE with its settings, :mod:`orchbench.tune._sampler`, started from the
+profile and the memory-derived start) and plain random search over the same space (Optuna's
+RandomSampler from the profile's own values, what a user would otherwise run) go through
 :func:`orchbench.tune.run_study` at equal budget over several seeds; each search's best
 after 10 / 20 / 40 trials is compared with a reference optimum found by a far larger
 search in the same run: ``REFERENCE_SAMPLES`` random configurations plus the
 memory-derived family (every ``num_parallel`` x every number of primary models), the best
 three refined by coordinate ascent. Every configuration is simulated once and cached, so
-all searches are judged on the same numbers. A row "without the derived start" shows
-what the shaped space alone gives (the searches start from the profile only).
+all searches are judged on the same numbers. Two ablation rows (full variant) separate
+what the derived start and the sampler each contribute: random search given the derived
+start, and TPE without it.
 
-Goals (issue 12.6): median >= 95 % of the reference at 20 trials, >= 98 % at 40, and TPE
-not behind random search at any budget. The fast variant (3 seeds, 10 / 20 trials, 300
+Goals (issue 12.6): median >= 95 % of the reference at 20 trials, >= 98 % at 40, and the
+tuner ahead of random search at every budget. The fast variant (3 seeds, 10 / 20 trials, 300
 reference samples, no ablation row) runs in CI; the full one (10 seeds, 2,000 samples) is ``slow``:
 
     .venv/bin/python -m pytest tests/benchmarks/test_tuner_quality_rtx4090.py -m slow -s
@@ -115,13 +118,25 @@ def _curve(profile, space, sim, sampler: str, seed: int, trials: int, tmp: Path)
     return curve
 
 
-def _table(profile, space, sim, ref, seeds, budgets, tmp) -> dict[str, list[float]]:
-    rows = {}
-    for sampler in ("tpe", "random"):
-        curves = [_curve(profile, space, sim, sampler, s, budgets[-1], tmp) for s in seeds]
-        rows[sampler] = [
-            round(100 * statistics.median(c[b - 1] for c in curves) / ref, 1) for b in budgets
-        ]
+def _row(profile, space, sim, sampler, ref, seeds, budgets, tmp) -> list[float]:
+    curves = [_curve(profile, space, sim, sampler, s, budgets[-1], tmp) for s in seeds]
+    return [round(100 * statistics.median(c[b - 1] for c in curves) / ref, 1) for b in budgets]
+
+
+def _table(profile, space, sim, ref, seeds, budgets, tmp, ablation) -> dict[str, list[float]]:
+    """Median % of the reference per budget: the tuner, random search, and the ablations."""
+    plain = OwnStartOnly(space.params)
+    rows = {
+        "tpe": _row(profile, space, sim, "tpe", ref, seeds, budgets, tmp),
+        "random": _row(profile, plain, sim, "random", ref, seeds, budgets, tmp),
+    }
+    if ablation:
+        rows["random_from_derived_start"] = _row(
+            profile, space, sim, "random", ref, seeds, budgets, tmp
+        )
+        rows["tpe_without_derived_start"] = _row(
+            profile, plain, sim, "tpe", ref, seeds, budgets, tmp
+        )
     return rows
 
 
@@ -147,12 +162,9 @@ def _bench(
             "reference_samples": samples,
             "reference_tasks_per_s": ref,
             "baseline_pct": round(100 * sim.value(profile, space.values_of(profile)) / ref, 1),
-            "median_pct_of_reference": _table(profile, space, sim, ref, seeds, budgets, tmp_path),
-            "without_derived_start_pct": _table(
-                profile, OwnStartOnly(space.params), sim, ref, seeds, budgets, tmp_path
-            )
-            if ablation
-            else None,
+            "median_pct_of_reference": _table(
+                profile, space, sim, ref, seeds, budgets, tmp_path, ablation
+            ),
             "simulations": len(sim.cache),
         }
     finally:
@@ -163,10 +175,14 @@ def _bench(
     return report
 
 
-def _check(report: dict[str, Any], goals: dict[int, float]) -> None:
+def _check(report: dict[str, Any], goals: dict[int, float], *, strictly: bool = True) -> None:
+    """The goals; ``strictly``: the tuner ahead of random (not merely level) at every budget
+    (the fast variant's 3 seeds can tie where both find the same configuration)."""
     rows, budgets = report["median_pct_of_reference"], report["budgets"]
     for i, budget in enumerate(budgets):
-        assert rows["tpe"][i] >= rows["random"][i], f"TPE behind random at {budget}: {rows}"
+        tpe, rnd = rows["tpe"][i], rows["random"][i]
+        ahead = tpe > rnd if strictly else tpe >= rnd
+        assert ahead, f"tuner not ahead of random at {budget}: {rows}"
         if budget in goals:
             assert rows["tpe"][i] >= goals[budget], f"TPE at {budget} trials: {rows['tpe'][i]}"
 
@@ -175,7 +191,7 @@ def test_tuner_reaches_the_reference_fast(tmp_path: Path) -> None:
     report = _bench(
         tmp_path, "fast", seeds=(0, 1, 2), budgets=(10, 20), samples=300, ablation=False
     )
-    _check(report, {20: 95.0})
+    _check(report, {20: 95.0}, strictly=False)
 
 
 @pytest.mark.slow

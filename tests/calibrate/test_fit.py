@@ -11,7 +11,7 @@ from orchbench.calibrate._measure import measurement_plan
 from orchbench.config import HardwareSpec, ModelConfig, Profile
 from orchbench.records import Timings
 from orchbench.sim import ModelParams, PerfModel, default_device_params, stream_rates
-from orchbench.sim._model import DECODE, StreamLoad
+from orchbench.sim._model import DECODE, StreamLoad, prefill_speed_factor
 from orchbench.sim._params import DeviceParams
 
 CPU2 = HardwareSpec(name="2-core CPU", kind="cpu", bandwidth_gbs=20, ram_gb=24, cpu_cores=2)
@@ -41,7 +41,11 @@ def _synthetic(
         streams, perfs = [], []
         for name in round_.models:
             config = profile.models[name].model_copy(
-                update={"n_threads": round_.threads, "concurrent_limit": round_.copies}
+                update={
+                    "n_threads": round_.threads,
+                    "concurrent_limit": round_.copies,
+                    "num_parallel": round_.slots if round_.slots > 1 else None,
+                }
             )
             perf = PerfModel.build(profile.hardware, config, device, truth[name])
             streams += [StreamLoad(perf, DECODE, round_.threads)] * round_.copies
@@ -50,7 +54,8 @@ def _synthetic(
         observation = Observation(round_)
         for perf, rate in zip(perfs, rates, strict=True):
             n = round(round_.max_tokens * perf.completion_ratio)
-            prompt_s = 50 / perf.prompt_tps + 1 / perf.decode_tps
+            prefill = perf.prompt_tps * prefill_speed_factor(float(round_.threads), device)
+            prompt_s = 50 / prefill + 1 / rate
             completion_s = n / rate
             observation.timings.append(
                 Timings(
@@ -73,6 +78,7 @@ def test_cpu_fit_recovers_threads_contention_slicing_and_oversubscription():
     device = default_device_params(CPU2, True).model_copy(
         update={
             "thread_scaling": 0.7,
+            "prefill_thread_scaling": 0.8,
             "contention": 0.4,
             "time_slicing_gain": 0.2,
             "oversubscription_penalty": 0.5,
@@ -84,6 +90,7 @@ def test_cpu_fit_recovers_threads_contention_slicing_and_oversubscription():
     observations = _synthetic(profile, "embedded", device, truth)
     calibration = fit_calibration(CPU2, "embedded", dict(profile.models), observations)
     assert calibration.device["thread_scaling"] == pytest.approx(0.7, abs=0.01)
+    assert calibration.device["prefill_thread_scaling"] == pytest.approx(0.8, abs=0.01)
     assert calibration.device["contention"] == pytest.approx(0.4, abs=0.01)
     assert calibration.device["time_slicing_gain"] == pytest.approx(0.2, abs=0.01)
     assert calibration.device["oversubscription_penalty"] == pytest.approx(0.5, abs=0.01)
@@ -172,3 +179,27 @@ def test_a_parameter_the_rounds_put_at_a_bound_refuses_the_fit():
     observations = _synthetic(profile, "embedded", device, truth)
     with pytest.raises(DegenerateFit, match="more single-threaded instances than cores"):
         fit_calibration(CPU2, "embedded", dict(profile.models), observations)
+
+
+def test_embedded_fit_measures_the_slot_batch_curve():
+    profile = _profile(CPU2, {"small": 0.1, "big": 0.25}, "embedded")
+    curve = ((1, 1.0), (2, 1.1), (4, 1.5), (8, 2.0), (12, 2.4))
+    device = default_device_params(CPU2, True).model_copy(update={"batch_curve": curve})
+    truth = {
+        "small": ModelParams(decode_tps=90.0, prompt_tps=900.0, load_s=0.2),
+        "big": ModelParams(decode_tps=60.0, prompt_tps=800.0, load_s=0.4),
+    }
+    plan = measurement_plan(profile, "embedded")
+    batched = [r for r in plan if r.slots > 1]
+    assert {r.models for r in batched} == {("big",)}  # the largest model only
+    assert sorted({r.slots for r in batched}) == [2, 4, 8, 12]
+    observations = _synthetic(profile, "embedded", device, truth)
+    calibration = fit_calibration(CPU2, "embedded", dict(profile.models), observations)
+    fitted = dict(calibration.device["batch_curve"])
+    for batch, ratio in curve:
+        assert fitted[batch] == pytest.approx(ratio, rel=0.01)
+
+
+def test_an_engine_without_slots_gets_no_batch_rounds():
+    profile = _profile(CPU2, {"tiny": 0.25}, "sim")
+    assert all(r.slots == 1 for r in measurement_plan(profile, "sim"))
