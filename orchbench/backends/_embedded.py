@@ -14,8 +14,9 @@ Measured, not estimated (seconds from the call to ``generate``):
 - ``token_times``: when each streamed piece arrived (one token each, but for a UTF-8
   character llama.cpp holds back until it is whole), from the call to ``generate``;
 - ``completion_s``: first token to the end; ``prompt_tokens`` by llama.cpp's tokenizer,
-  ``completion_tokens`` the returned text re-tokenized (exact for greedy decoding but
-  for rare merges).
+  ``completion_tokens`` the tokens sampled (counted as llama.cpp checks each one against
+  the stopping criteria): a stop string's tokens are decoded though not returned, as a
+  server's ``completion_tokens`` / ``eval_count`` count them too.
 
 The tuner changes ``n_threads``, ``n_ctx``, ``gguf`` and ``concurrent_limit`` between
 trials: instances built with other settings are dropped and rebuilt on next use.
@@ -38,13 +39,12 @@ from orchbench.backends._batched_pool import BatchedPool
 from orchbench.backends._batched_seq import new_sequence
 from orchbench.backends._bundled import BUNDLED, BUNDLED_MODELS, bundled_model, is_bundled, locate
 from orchbench.backends._bundled import is_installed as _bundled_installed
-from orchbench.backends._chat import chat_prompt
+from orchbench.backends._llama_complete import complete as _complete
 from orchbench.backends._llama_log import route_llama_logs
 from orchbench.backends._llama_pool import InstanceKey, LlamaPool
 from orchbench.config import ModelConfig
 from orchbench.engine import GenerateRequest, GenerateResult
 from orchbench.errors import BackendError, BackendTimeout, BackendUnavailable, ModelNotFound
-from orchbench.records import Timings
 
 INSTALL_HINT = "the embedded engine needs llama-cpp-python: pip install 'orchbench[embedded]'"
 _MAX_WORKERS = 64  # ModelConfig.concurrent_limit is at most 64
@@ -305,81 +305,3 @@ def _consume(future: asyncio.Future[Any]) -> None:
     # does not log "exception was never retrieved".
     if not future.cancelled():
         future.exception()
-
-
-def _complete(
-    llm: Any,
-    request: GenerateRequest,
-    cancel: threading.Event,
-    start: float,
-    began: float,
-    load_s: float,
-    index: int,
-) -> GenerateResult:
-    """Stream one completion on ``llm``, checking ``cancel`` at every token."""
-    from llama_cpp import StoppingCriteriaList
-
-    gen_start = time.perf_counter()
-    prompt, stop = request.prompt, list(request.stop)
-    if request.model.prompt_style == "chat":
-        prompt, stop = chat_prompt(llm, request.prompt, stop)
-    prompt_tokens = len(llm.tokenize(prompt.encode(), add_bos=True, special=True))
-    # llama.cpp raises a small n_ctx to its minimum, but llama-cpp-python sizes its own
-    # buffers by the n_ctx asked for: the smaller one is the real bound.
-    n_ctx = min(llm.n_ctx(), llm.context_params.n_ctx)
-    if prompt_tokens >= n_ctx:
-        error = BackendError(
-            f"the prompt has {prompt_tokens} tokens, more than model {request.model.name!r}'s "
-            f"context of {n_ctx}: raise its n_ctx or shorten the prompt"
-        )
-        error.retryable = False
-        raise error
-    stream = llm.create_completion(
-        prompt,
-        # The context bounds prompt plus answer; past it llama.cpp fails, so cut the answer.
-        max_tokens=min(request.max_tokens, n_ctx - prompt_tokens),
-        temperature=request.temperature,
-        stop=stop or None,
-        seed=request.seed,
-        stream=True,
-        stopping_criteria=StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()]),
-    )
-    parts: list[str] = []
-    first: float | None = None
-    finish: str | None = None
-    arrived: list[float] = []  # each streamed piece: one token, bar a held-back UTF-8 tail
-    try:
-        for chunk in stream:
-            now = time.perf_counter()
-            if first is None:
-                first = now
-            choice = chunk["choices"][0]
-            if choice["text"]:  # the closing chunk carries only the finish reason
-                arrived.append(now - start)
-            parts.append(choice["text"])
-            finish = choice.get("finish_reason") or finish
-            if cancel.is_set():
-                break
-    finally:
-        stream.close()
-    if cancel.is_set():
-        raise BackendTimeout(f"model {request.model.name!r} (embedded) was stopped by its timeout")
-    end = time.perf_counter()
-    text = "".join(parts)
-    completion_tokens = len(llm.tokenize(text.encode(), add_bos=False, special=True))
-    return GenerateResult(
-        text=text,
-        timings=Timings(
-            total_s=end - start,
-            load_s=load_s,
-            ttft_s=(first - start) if first is not None else None,
-            prompt_tokens=prompt_tokens,
-            prompt_s=(first - gen_start) if first is not None else None,
-            completion_tokens=completion_tokens,
-            completion_s=(end - first) if first is not None else None,
-            queue_s=began - start,
-            token_times=arrived or None,
-        ),
-        finish_reason=finish,
-        instance=index,
-    )

@@ -105,6 +105,30 @@ def test_reverse_string_is_completed_with_measured_timings():
 
 
 @pytest.mark.embedded
+def test_a_stop_strings_tokens_count_as_completion_tokens():
+    """The tokens of a stop string are decoded though not returned: they count, as in a
+    server's completion_tokens (and as the simulator must charge them)."""
+
+    async def go():
+        backend = make_backend("embedded")
+        try:
+            ask = request(gemma(), 'def add(a, b):\n    """Return a + b."""\n', tokens=48)
+            ask.stop = ["\n\n", "\ndef "]
+            return await backend.generate(ask)
+        finally:
+            await backend.close()
+
+    result = asyncio.run(go())
+    assert result.finish_reason == "stop"
+    from llama_cpp import Llama  # the model's own tokenizer, for the returned text
+
+    llm = Llama(model_path=str(assemble_bundled_model()), vocab_only=True, verbose=False)
+    returned = len(llm.tokenize(result.text.encode(), add_bos=False, special=True))
+    assert result.timings.completion_tokens is not None
+    assert returned < result.timings.completion_tokens <= 48
+
+
+@pytest.mark.embedded
 def test_two_requests_run_at_once_on_two_instances():
     async def go():
         backend = EmbeddedBackend()
