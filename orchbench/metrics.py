@@ -108,6 +108,16 @@ _ALL: tuple[Metric, ...] = (
     ),
     Metric("failures", "Failures", "", "tasks (or attempts) that ended without an answer", False),
     Metric(
+        "pass_at_1",
+        "pass@1",
+        "0–1",
+        "tasks whose own tests all passed ÷ tasks with tests (tasks without tests left out, "
+        "a task with tests but no answer counting as failed); null without tested tasks",
+        True,
+    ),
+    Metric("passed_tasks", "Tests passed", "tasks", "tasks with tests that passed all of them"),
+    Metric("tested_tasks", "Tested tasks", "tasks", "tasks that had tests of their own"),
+    Metric(
         "per_type_s", "Mean latency per task type", "s", f"per task type, mean {_LATENCY}", False
     ),
     Metric(

@@ -6,7 +6,7 @@ JSON-able dicts with :func:`dataclasses.asdict`. All durations are seconds.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from orchbench.config import Complexity, TaskType
@@ -79,6 +79,20 @@ class Timings:
         return self.completion_tokens / self.completion_s
 
 
+_TIMING_KEYS = (
+    "total_s",
+    "load_s",
+    "ttft_s",
+    "prompt_tokens",
+    "prompt_s",
+    "completion_tokens",
+    "completion_s",
+    "queue_s",
+    "cached_prompt_tokens",
+)
+"""The timing fields :meth:`AttemptRecord.to_dict` inlines (``token_times`` besides)."""
+
+
 @dataclass(slots=True)
 class AttemptRecord:
     """One try of one task on one model: the row of ``records.jsonl``."""
@@ -108,22 +122,23 @@ class AttemptRecord:
         timings = row.pop("timings") or {}
         row["task_type"] = self.task_type.value
         row["complexity"] = self.complexity.value
-        for key in (
-            "total_s",
-            "load_s",
-            "ttft_s",
-            "prompt_tokens",
-            "prompt_s",
-            "completion_tokens",
-            "completion_s",
-            "queue_s",
-            "cached_prompt_tokens",
-        ):
+        for key in _TIMING_KEYS:
             row[key] = timings.get(key)
         times = timings.get("token_times")
         # Compact: 10 µs is finer than any engine's clock jitter.
         row["token_times"] = None if times is None else [round(t, 5) for t in times]
         return row
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> AttemptRecord:
+        """The record :meth:`to_dict` wrote (keys it does not know, e.g. ``mode``, ignored)."""
+        measured: dict[str, Any] = {k: row.get(k) for k in (*_TIMING_KEYS, "token_times")}
+        timings = Timings(**measured) if row.get("total_s") is not None else None
+        names = [f.name for f in fields(cls) if f.name != "timings"]
+        known = {k: row[k] for k in names if k in row}
+        known["task_type"] = TaskType(row["task_type"])
+        known["complexity"] = Complexity(row["complexity"])
+        return cls(**known, timings=timings)
 
 
 @dataclass(slots=True)
@@ -131,7 +146,10 @@ class TaskResult:
     """The one result every submitted task ends with.
 
     ``success`` false means every candidate model failed; ``attempts`` then lists each
-    model tried and why it failed (``error`` summarises them).
+    model tried and why it failed (``error`` summarises them). ``tests_passed`` is the
+    tests verdict (:func:`orchbench.quality.passed_tests`): ``None`` for a task without
+    tests (or scored by a custom scorer that gives no verdict), else whether every test
+    passed; a task with tests that got no answer has ``False``.
     """
 
     task_id: int
@@ -147,6 +165,7 @@ class TaskResult:
     error: str | None = None
     timings: Timings | None = None
     attempts: list[AttemptRecord] = field(default_factory=list)
+    tests_passed: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
@@ -160,7 +179,29 @@ class TaskResult:
             "response_time": self.response_time,
             "text": self.text,
             "quality_score": self.quality_score,
+            "tests_passed": self.tests_passed,
             "error": self.error,
             "timings": asdict(self.timings) if self.timings else None,
             "attempts": [a.to_dict() for a in self.attempts],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskResult:
+        """The result :meth:`to_dict` wrote; one written before ``tests_passed`` existed
+        reads back with ``tests_passed=None``."""
+        timings = data.get("timings")
+        return cls(
+            task_id=data["task_id"],
+            task_type=TaskType(data["task_type"]),
+            complexity=Complexity(data["complexity"]),
+            prompt=data["prompt"],
+            model_name=data.get("model_name"),
+            success=data["success"],
+            response_time=data["response_time"],
+            text=data.get("text", ""),
+            quality_score=data.get("quality_score", 0.0),
+            error=data.get("error"),
+            timings=Timings(**timings) if timings else None,
+            attempts=[AttemptRecord.from_dict(a) for a in data.get("attempts") or []],
+            tests_passed=data.get("tests_passed"),
+        )

@@ -96,10 +96,15 @@ def load(path: str | Path) -> pd.DataFrame:
 
 
 def load_tasks(path: str | Path) -> pd.DataFrame:
-    """Every task result of the run (``tasks.jsonl``) as a pandas DataFrame."""
+    """Every task result of the run (``tasks.jsonl``) as a pandas DataFrame.
+
+    ``tests_passed`` (the tests verdict, ``None`` for a task without tests) is ``None`` in
+    every row of a run written before it existed.
+    """
     folder = run_dir(path)
     required = summary(folder).get("status") == "complete"
-    return _frame(read_jsonl(folder / TASKS, required=required))
+    rows = read_jsonl(folder / TASKS, required=required)
+    return _frame([{**row, "tests_passed": row.get("tests_passed")} for row in rows])
 
 
 def load_resources(path: str | Path) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from orchbench.metrics import (
@@ -33,6 +33,9 @@ AGGREGATE_KEYS = (
     "mean_ttft_s",
     "mean_queue_s",
     "mean_quality",
+    "pass_at_1",
+    "passed_tasks",
+    "tested_tasks",
     "failures",
     "per_type_s",
     "by_model",
@@ -93,6 +96,43 @@ def distributions(
     }
 
 
+def pass_at_1(results: Sequence[TaskResult]) -> dict[str, Any]:
+    """``pass_at_1`` (passed ÷ tested, ``None`` with no tested task), ``passed_tasks`` and
+    ``tested_tasks`` over the results that have a tests verdict (``tests_passed``).
+
+    >>> from orchbench.config import Complexity, TaskType
+    >>> done = [TaskResult(i, TaskType.CODING, Complexity.SIMPLE, "p", "m", True, 1.0,
+    ...                    tests_passed=v) for i, v in enumerate([True, False, None])]
+    >>> pass_at_1(done)
+    {'pass_at_1': 0.5, 'passed_tasks': 1, 'tested_tasks': 2}
+    """
+    verdicts = [r.tests_passed for r in results if r.tests_passed is not None]
+    passed = sum(1 for v in verdicts if v)
+    return {
+        "pass_at_1": passed / len(verdicts) if verdicts else None,
+        "passed_tasks": passed,
+        "tested_tasks": len(verdicts),
+    }
+
+
+def pass_at_1_text(stats: Mapping[str, Any]) -> str:
+    """``"6/164 = 3.7 %"`` from a dict with :func:`pass_at_1`'s keys; ``"—"`` when untested.
+
+    >>> pass_at_1_text({"pass_at_1": 6 / 164, "passed_tasks": 6, "tested_tasks": 164})
+    '6/164 = 3.7 %'
+    """
+    rate, passed, tested = (stats.get(k) for k in ("pass_at_1", "passed_tasks", "tested_tasks"))
+    if rate is None or not tested:
+        return "—"
+    return f"{_count(passed)}/{_count(tested)} = {rate * 100:.1f} %"
+
+
+def _count(value: float | None) -> str:
+    # A median over an even number of repeats can fall between two whole counts.
+    value = value or 0
+    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+
+
 def _tokens(records: Sequence[AttemptRecord]) -> int:
     return sum((rec.timings.completion_tokens or 0) for rec in records if rec.timings)
 
@@ -117,6 +157,7 @@ def _group(
             "tasks_per_s": len(mine) / wall_s if wall_s > 0 else None,
             "completion_tokens": tokens,
             "tokens_per_s": output_tokens_per_s(tokens, wall_s),
+            **pass_at_1(mine),
             **distributions(mine, attempts),
         }
     return groups
@@ -129,8 +170,9 @@ def aggregate(
 
     Latency is each task's ``response_time`` (queueing and retries included); tokens count
     every completion token the engine produced, retries included, since that is the work
-    the hardware did; quality averages over all tasks with a failed task counting 0.
-    A model's tasks are those it answered; its attempts every request sent to it.
+    the hardware did; quality averages over all tasks with a failed task counting 0;
+    pass@1 counts only the tasks that have tests (:func:`pass_at_1`). A model's tasks are
+    those it answered; its attempts every request sent to it.
     """
     latencies = [r.response_time for r in results]
     tokens = _tokens(records)
@@ -153,6 +195,7 @@ def aggregate(
         "p95_latency_s": percentile(latencies, 95),
         "mean_queue_s": mean([rec.queue_wait_s for rec in records]),
         "mean_quality": mean([r.quality_score if r.success else 0.0 for r in results]),
+        **pass_at_1(results),
         "failures": sum(1 for r in results if not r.success),
         "per_type_s": {k: statistics.fmean(v) for k, v in per_type.items()},
         "by_model": _group(results, records, wall_s, lambda r: r.model_name, lambda rec: rec.model),

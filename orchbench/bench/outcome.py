@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchbench.bench.aggregate import pass_at_1
 from orchbench.bench.runner import MODEL_PREFIX, ModeRun
 from orchbench.bench.stats import Speedup
 from orchbench.metrics import decode_rate_over, mean, median_of_repeats
@@ -140,7 +141,9 @@ def model_stats(runs: Mapping[str, Sequence[ModeRun]]) -> dict[str, dict[str, An
     Per model (names from :mod:`orchbench.metrics`): ``tasks``, ``failures``,
     ``mean_service_s`` (mean engine time per successful request, queueing excluded),
     ``mean_ttft_s``, ``decode_rate`` (completion tokens ÷ decode seconds),
-    ``mean_quality`` (failed tasks count 0), ``per_type_quality``, and ``best_types``:
+    ``mean_quality`` (failed tasks count 0), ``pass_at_1`` with ``passed_tasks`` and
+    ``tested_tasks`` (tasks with tests only, pooled over repeats), ``per_type_quality``,
+    and ``best_types``:
     the task types where it scored highest among the models (ties go to the faster one);
     with a single model, the types where it scored its best.
     """
@@ -169,6 +172,7 @@ def model_stats(runs: Mapping[str, Sequence[ModeRun]]) -> dict[str, dict[str, An
             "mean_ttft_s": mean([t.ttft_s for t in timings if t.ttft_s is not None]),
             "decode_rate": decode_rate_over(timings),
             "mean_quality": mean([r.quality_score if r.success else 0.0 for r in results]),
+            **pass_at_1(results),
             "per_type_quality": {k: statistics.fmean(v) for k, v in per_type.items()},
             "per_type_s": {k: statistics.fmean(v) for k, v in per_type_s.items()},
             "best_types": [],

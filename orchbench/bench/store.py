@@ -116,6 +116,7 @@ class RunStore:
                 "success": result.success,
                 "response_time": result.response_time,
                 "quality_score": result.quality_score,
+                "tests_passed": result.tests_passed,
                 "error": result.error,
                 "completion_tokens": result.timings.completion_tokens if result.timings else None,
                 "ttft_s": result.timings.ttft_s if result.timings else None,

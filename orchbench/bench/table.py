@@ -1,5 +1,7 @@
 """The run's tables for a terminal: the "Expected results" table per mode, the speedup
 line, and the "Model Performance" table, all built from a ``summary.json`` dict.
+A run with tasks that have tests (HumanEval) also shows pass@1 (``6/164 = 3.7 %``) per
+mode, per model next to its speed, and in the "Model Performance" table.
 
 Every table says which backend produced it, and a simulated run says so in capitals.
 """
@@ -13,6 +15,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from orchbench.bench.aggregate import pass_at_1_text
 from orchbench.bench.machine import describe
 from orchbench.bench.noise import noise_line
 from orchbench.bench.stats import Speedup
@@ -106,8 +109,11 @@ def mode_table(summary: dict[str, Any], modes: list[str] | None = None) -> Table
         if simulated and key == "mean_quality":
             # A simulated answer is placeholder text: its score says nothing.
             table.add_row(label, *("n/a (sim)" for _ in medians))
-            continue
-        table.add_row(label, *(fmt(m.get(key)) for m in medians))
+        else:
+            table.add_row(label, *(fmt(m.get(key)) for m in medians))
+        if key == "mean_quality" and _tested(medians):
+            cells = ("n/a (sim)" if simulated else pass_at_1_text(m) for m in medians)
+            table.add_row(METRICS["pass_at_1"].label, *cells)
     if summary.get("slo"):
         for key in _SLO_ROWS:
             table.add_row(METRICS[key].label, *(_FORMATS[key](m.get(key)) for m in medians))
@@ -169,9 +175,15 @@ def latency_table(summary: dict[str, Any], mode: str = "parallel") -> Table | No
     for key in _LATENCY_COLUMNS:
         table.add_column(METRICS[key].label, justify="right")
     groups = [{"all tasks": median}, median.get("by_model"), median.get("by_task_type")]
+    tested = _tested([stats for group in groups for stats in (group or {}).values()])
+    if tested:  # next to speed: pass@1 of each model (and task type) on its tested tasks
+        table.add_column(METRICS["pass_at_1"].label, justify="right")
     for group in groups:
         for name, stats in (group or {}).items():
-            table.add_row(name, *(_FORMATS.get(k, _s)(stats.get(k)) for k in _LATENCY_COLUMNS))
+            cells = [_FORMATS.get(k, _s)(stats.get(k)) for k in _LATENCY_COLUMNS]
+            if tested:
+                cells.append(pass_at_1_text(stats) if is_measured(summary) else "n/a (sim)")
+            table.add_row(name, *cells)
         table.add_section()
     return table
 
@@ -185,18 +197,28 @@ def model_table(summary: dict[str, Any]) -> Table | None:
     table.add_column("Model", no_wrap=True)
     for key in _MODEL_COLUMNS:
         table.add_column(METRICS[key].label, justify="right")
+    tested = _tested(list(models.values()))
+    if tested:
+        table.add_column(METRICS["pass_at_1"].label, justify="right")
     table.add_column(METRICS["best_types"].label)
+    measured = is_measured(summary)
     for name, stats in models.items():
-        table.add_row(
-            name,
+        cells = [
             _s(stats.get("mean_service_s")),
             _s(stats.get("mean_ttft_s")),
             _rate(stats.get("decode_rate")),
-            _q(stats.get("mean_quality")) if is_measured(summary) else "n/a (sim)",
+            _q(stats.get("mean_quality")) if measured else "n/a (sim)",
             _n(stats.get("failures")),
-            ", ".join(stats.get("best_types") or []) or "—",
-        )
+        ]
+        if tested:
+            cells.append(pass_at_1_text(stats) if measured else "n/a (sim)")
+        table.add_row(name, *cells, ", ".join(stats.get("best_types") or []) or "—")
     return table
+
+
+def _tested(groups: list[dict[str, Any]]) -> bool:
+    """Whether any of these aggregates counted a task with tests (pass@1 is shown then)."""
+    return any((stats or {}).get("tested_tasks") for stats in groups)
 
 
 _POINT_COLUMNS = ("tasks_per_s", "tokens_per_s", "p50_latency_s", "p95_latency_s",

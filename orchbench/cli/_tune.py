@@ -242,14 +242,16 @@ def register(app: typer.Typer) -> None:
         one --storage and --study) share the study; the worker that completes its last
         trial writes the result. Results go to stdout, progress and errors to stderr.
         """
-        from orchbench.backends import resolve_backend_kind
+        from orchbench.backends import engine_class, resolve_backend_kind
         from orchbench.bench.session import with_seed
         from orchbench.cli._console import err_console, out_console
         from orchbench.cli._outputs import check_outputs, check_pick
         from orchbench.cli._tune_show import print_outcome
         from orchbench.cli._tune_workers import Helpers, interrupted_line, search
+        from orchbench.engine import engine_measured
         from orchbench.tune import StudySpec, VerifyPlan, make_evaluator, open_storage, tune
         from orchbench.tune._interrupt import Interrupted, StopSignals
+        from orchbench.tune._objective import check_measurable
         from orchbench.tune._storage import storage_label, storage_url_for
         from orchbench.tune._write import refuse_to_replace, tuned_path
 
@@ -270,6 +272,9 @@ def register(app: typer.Typer) -> None:
         kind, reason = resolve_backend_kind(source, backend, host=host)
         if reason:
             console.print(f"[yellow]{reason}[/yellow]")
+        tested = any(t.checks is not None and t.checks.tests for t in workload.tasks)
+        measured = engine_measured(engine_class(kind))
+        check_measurable(constraints, suite=workload.name, tested=tested, measured=measured)
         name = study or study_name(source.name, workload.name, kind, objectives)
         url, label = storage_url_for(storage, name), storage_label(storage, name)
         bounded = None if trials is None and timeout_s is not None else (0 if finish else n_trials)

@@ -17,6 +17,7 @@ from orchbench.quality._scoring import (
     score_structure,
     score_substance,
 )
+from orchbench.quality._verdict import passed_tests
 
 __all__ = [
     "CUT_OFF_FACTOR",
@@ -27,6 +28,7 @@ __all__ = [
     "TestOutcome",
     "evaluate",
     "extract_code",
+    "passed_tests",
     "run_tests",
     "sandbox_isolation",
     "score",

@@ -19,7 +19,14 @@ from orchbench.profiles import write_atomic
 from orchbench.report._figures import write_figures
 from orchbench.report._requests import COLUMNS, SCRIPT, request_rows, script_hash
 from orchbench.report._run import RunData, load_run
-from orchbench.report._tables import Table, breakdown_tables, fmt, summary_table, tables_from
+from orchbench.report._tables import (
+    Table,
+    breakdown_tables,
+    fmt,
+    summary_table,
+    tables_from,
+    with_pass_at_1,
+)
 
 # A cell that is a number, optionally with a min–max range after it: right-aligned.
 NUMERIC = re.compile(r"[-+]?[\d.]+(e[-+]?\d+)?( \([-+\d.e]+–[-+\d.e]+\))?")
@@ -124,7 +131,9 @@ def _alone_tables(summary: dict[str, Any]) -> list[Table]:
     if not isinstance(models, dict) or not all(isinstance(v, dict) for v in models.values()):
         return []
     flat = {n: {k: v for k, v in m.items() if not isinstance(v, dict)} for n, m in models.items()}
-    return tables_from(flat, "Each model alone (its own mode: every task on that model)")
+    return tables_from(
+        with_pass_at_1(summary, flat), "Each model alone (its own mode: every task on that model)"
+    )
 
 
 def render_report(run: RunData, figure_paths: list[Path]) -> str:

@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchbench.bench.aggregate import pass_at_1_text
+from orchbench.engine import is_measured
 from orchbench.metrics import METRICS as VOCABULARY
 from orchbench.report._compare import METRICS
 
@@ -126,9 +128,32 @@ def summary_table(summary: dict[str, Any]) -> Table:
                 cell += f" ({fmt(min(values))}–{fmt(max(values))})"
             row.append(cell)
         rows.append(row)
+    medians = [modes[m].get("median") or {} for m in names]
+    if any(m.get("tested_tasks") for m in medians):  # a run with tests: pass@1 per mode
+        rows.append([VOCABULARY["pass_at_1"].label, *(_pass(summary, m) for m in medians)])
     return Table(
         "Aggregates per mode (median over repeats, min–max in brackets)", ["metric", *names], rows
     )
+
+
+def _pass(summary: dict[str, Any], stats: dict[str, Any] | None) -> str:
+    """pass@1 as ``"6/164 = 3.7 %"`` ("–" untested; "n/a (sim)" for a simulated answer)."""
+    if not is_measured(summary):
+        return "n/a (sim)"
+    text = pass_at_1_text(stats or {})
+    return "–" if text == "—" else text
+
+
+def with_pass_at_1(summary: dict[str, Any], rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``rows`` (name → stats) with pass@1 as one text cell each and its two counts dropped,
+    when any row counted a task with tests; else without the three keys."""
+    keys = ("pass_at_1", "passed_tasks", "tested_tasks")
+    tested = any(stats.get("tested_tasks") for stats in rows.values())
+    out = {}
+    for name, stats in rows.items():
+        rest = {k: v for k, v in stats.items() if k not in keys}
+        out[name] = {**rest, "pass_at_1": _pass(summary, stats)} if tested else rest
+    return out
 
 
 def breakdown_tables(summary: dict[str, Any], mode: str = "parallel") -> list[Table]:
@@ -140,11 +165,14 @@ def breakdown_tables(summary: dict[str, Any], mode: str = "parallel") -> list[Ta
         if not isinstance(groups, dict) or not groups:
             continue
         columns = [VOCABULARY[k].header for k in BREAKDOWN_KEYS]
+        stats_of = {n: v for n, v in groups.items() if isinstance(v, dict)}
+        tested = any(v.get("tested_tasks") for v in stats_of.values())
         rows = [
             [str(name), *(fmt(stats.get(k)) for k in BREAKDOWN_KEYS)]
-            for name, stats in groups.items()
-            if isinstance(stats, dict)
+            + ([_pass(summary, stats)] if tested else [])
+            for name, stats in stats_of.items()
         ]
+        columns += [VOCABULARY["pass_at_1"].label] if tested else []
         tables.append(
             Table(f"{mode.capitalize()} per {what} (median over repeats)", ["", *columns], rows)
         )

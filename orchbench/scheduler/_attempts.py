@@ -21,6 +21,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 from orchbench.config import Complexity, ModelConfig, Profile, TaskType
 from orchbench.engine import Backend, GenerateRequest, GenerateResult
@@ -32,9 +33,22 @@ from orchbench.scheduler._health import deployment_key
 from orchbench.scheduler._routing import Candidate, SpeedTracker
 from orchbench.scheduler._tracker import PerformanceTracker
 
+if TYPE_CHECKING:
+    from orchbench.quality import QualityReport
+
 logger = logging.getLogger("orchbench")
-Scorer = Callable[..., float]
-"""``score(task_type, prompt, text, checks, *, prompt_style, finish_reason) -> float``."""
+Scorer = Callable[..., "float | QualityReport"]
+"""``score(task_type, prompt, text, checks, *, prompt_style, finish_reason)``: a score, or a
+:class:`~orchbench.quality.QualityReport` (which also gives the tests verdict)."""
+
+
+class Scored(NamedTuple):
+    """An answer's quality score and its tests verdict (see
+    :func:`orchbench.quality.passed_tests`; ``None`` also when a custom scorer gave only a
+    score)."""
+
+    score: float
+    tests_passed: bool | None
 
 
 class Job(Waiter):
@@ -261,29 +275,37 @@ class AttemptRunner:
         else:
             logger.info("task %s attempt on %s failed: %s", job.task_id, model, record.error)
 
-    def quality(self, job: Job, model: str, answer: GenerateResult) -> float:
-        """Score ``answer`` here and now; 0 if scoring fails.
+    def quality(self, job: Job, model: str, answer: GenerateResult) -> Scored:
+        """Score ``answer`` here and now; 0 (and tests failed) if scoring fails.
 
         Use :meth:`quality_in_thread` instead when the task's checks run tests.
         """
         return self._score(job, model, answer)
 
-    async def quality_in_thread(self, job: Job, model: str, answer: GenerateResult) -> float:
+    async def quality_in_thread(self, job: Job, model: str, answer: GenerateResult) -> Scored:
         """Score ``answer`` in a worker thread (checks that run tests take seconds)."""
         return await asyncio.to_thread(self._score, job, model, answer)
 
-    def _score(self, job: Job, model: str, answer: GenerateResult) -> float:
+    def unanswered(self, job: Job) -> Scored:
+        """What a task that got no answer scores: 0, and failed tests if it had tests."""
+        from orchbench.quality import passed_tests
+
+        return Scored(0.0, passed_tests(None, job.checks))
+
+    def _score(self, job: Job, model: str, answer: GenerateResult) -> Scored:
+        from orchbench.quality import QualityReport, passed_tests
+
         scorer = self.scorer
         if scorer is None:
             from functools import partial
 
-            from orchbench.quality import Sandbox, score
+            from orchbench.quality import Sandbox, evaluate
 
-            scorer = self.scorer = partial(score, sandbox=Sandbox())  # probes bwrap once
+            scorer = self.scorer = partial(evaluate, sandbox=Sandbox())  # probes bwrap once
         config = self.profile.models.get(model)
         style = config.prompt_style if config is not None else "chat"
         try:
-            quality = scorer(
+            got: float | QualityReport | None = scorer(
                 job.task_type,
                 job.prompt,
                 answer.text,
@@ -293,9 +315,15 @@ class AttemptRunner:
             )
         except Exception:
             logger.exception("scoring task %s from %s failed; quality 0", job.task_id, model)
-            quality = 0.0
-        job.records[-1].quality = quality
-        return quality
+            got = None
+        if isinstance(got, QualityReport):
+            scored = Scored(got.score, passed_tests(got, job.checks))
+        elif got is None:
+            scored = Scored(0.0, passed_tests(None, job.checks))
+        else:
+            scored = Scored(float(got), None)  # a custom scorer: a score, no verdict
+        job.records[-1].quality = scored.score
+        return scored
 
 
 def failure_message(job: Job, broken: str | None = None) -> str:

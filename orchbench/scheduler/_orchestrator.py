@@ -36,7 +36,7 @@ from orchbench.config import Complexity, ModelConfig, Profile, Settings, TaskTyp
 from orchbench.engine import Backend, GenerateResult
 from orchbench.errors import ConfigError
 from orchbench.records import AttemptRecord, QualityChecks, TaskResult, TaskSpec
-from orchbench.scheduler._attempts import AttemptRunner, Job, Scorer, failure_message
+from orchbench.scheduler._attempts import AttemptRunner, Job, Scored, Scorer, failure_message
 from orchbench.scheduler._batch import run_batch
 from orchbench.scheduler._dispatch import GONE, Dispatcher
 from orchbench.scheduler._routing import (
@@ -282,15 +282,15 @@ class Orchestrator:
             if answer is not None or model == GONE:
                 break
             remaining = [c for c in remaining if c.name != model]
-        quality = 0.0
+        scored = runner.unanswered(job)
         if answer is not None:
             if job.checks is not None and job.checks.tests:
-                quality = await runner.quality_in_thread(job, model, answer)
+                scored = await runner.quality_in_thread(job, model, answer)
             else:
-                quality = runner.quality(job, model, answer)
+                scored = runner.quality(job, model, answer)
             settings = self._profile.settings
-            if settings.escalate_on_low_quality and quality < settings.quality_threshold:
-                model, answer, quality = await self._escalate(job, model, answer, quality)
+            if settings.escalate_on_low_quality and scored.score < settings.quality_threshold:
+                model, answer, scored = await self._escalate(job, model, answer, scored)
         ok = answer is not None
         result = TaskResult(
             job.task_id,
@@ -301,10 +301,11 @@ class Orchestrator:
             ok,
             asyncio.get_running_loop().time() - job.enqueued_at,
             answer.text if answer is not None else "",
-            quality,
+            scored.score,
             None if ok else failure_message(job, self._dispatcher.broken_for(job.names)),
             answer.timings if answer is not None else None,
             job.records,
+            tests_passed=scored.tests_passed,
         )
         self._tracker.add_result(result)
         if self._listeners:
@@ -312,27 +313,29 @@ class Orchestrator:
         return result
 
     async def _escalate(
-        self, job: Job, model: str, answer: GenerateResult, quality: float
-    ) -> tuple[str, GenerateResult, float]:
+        self, job: Job, model: str, answer: GenerateResult, scored: Scored
+    ) -> tuple[str, GenerateResult, Scored]:
         """Below the quality threshold, try once on a stronger tier; keep the better answer."""
         config = self._profile.models.get(model)
         if config is None:
-            return model, answer, quality
+            return model, answer, scored
         stronger = stronger_than(
             config.tier, job.task_type, job.routes, self._profile.models, config.prompt_style
         )
         if not stronger:
-            return model, answer, quality
+            return model, answer, scored
         logger.debug("task %s: quality %.2f below the threshold on %s; escalating to one of %s",
-                     job.task_id, quality, model, [c.name for c in stronger])  # fmt: skip
+                     job.task_id, scored.score, model, [c.name for c in stronger])  # fmt: skip
         other, better = await self._runner.serve(job, stronger, 1)
         if better is None:
-            return model, answer, quality
+            return model, answer, scored
         if job.checks is not None and job.checks.tests:
-            score = await self._runner.quality_in_thread(job, other, better)
+            rescored = await self._runner.quality_in_thread(job, other, better)
         else:
-            score = self._runner.quality(job, other, better)
-        return (other, better, score) if score > quality else (model, answer, quality)
+            rescored = self._runner.quality(job, other, better)
+        if rescored.score > scored.score:
+            return other, better, rescored
+        return model, answer, scored
 
     # -- plumbing ------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 An objective names one aggregate of a parallel run (see ``orchbench.bench.aggregate.aggregate``)
 and a direction. A constraint is ``metric op value[unit]`` such as ``p95<30s``,
-``quality>=0.7`` or ``errors==0``; it becomes an Optuna constraint value that is ``<= 0``
+``quality>=0.7``, ``pass_at_1>=0.05`` (over the trial's tasks that have tests) or
+``errors==0``; it becomes an Optuna constraint value that is ``<= 0``
 exactly when the constraint holds.
 """
 
@@ -77,6 +78,7 @@ CONSTRAINT_METRICS: dict[str, tuple[str, bool]] = {
     "ttft": ("mean_ttft_s", True),
     "makespan": ("total_s", True),
     "quality": ("mean_quality", False),
+    "pass_at_1": ("pass_at_1", False),
     "errors": ("failures", False),
     "throughput": ("tasks_per_s", False),
     "tokens-per-s": ("tokens_per_s", False),
@@ -95,7 +97,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 _UNITS_S = {"": 1.0, "s": 1.0, "ms": 1e-3, "m": 60.0, "min": 60.0, "h": 3600.0}
 
 _CONSTRAINT_RE = re.compile(
-    r"^\s*(?P<metric>[a-z0-9-]+)\s*(?P<op><=|>=|==|<|>)\s*"
+    r"^\s*(?P<metric>[a-z0-9_-]+)\s*(?P<op><=|>=|==|<|>)\s*"
     r"(?P<value>[0-9]*\.?[0-9]+(?:e-?[0-9]+)?)\s*(?P<unit>[a-z]*)\s*$",
     re.IGNORECASE,
 )
@@ -161,6 +163,26 @@ def parse_constraint(text: str) -> Constraint:
     else:
         scale = 1.0
     return Constraint(text.strip(), metric, key, match["op"], float(match["value"]) * scale)
+
+
+def check_measurable(
+    constraints: tuple[Constraint, ...], *, suite: str, tested: bool, measured: bool
+) -> None:
+    """ConfigError when a ``pass_at_1`` constraint cannot be measured: the suite has no
+    task with tests (``tested``), or the engine's answers are not model output."""
+    for c in constraints:
+        if c.key != "pass_at_1":
+            continue
+        if not tested:
+            raise ConfigError(
+                f"--constraint {c.text!r}: suite {suite!r} has no task with tests; "
+                "pass_at_1 needs one such as humaneval or humaneval:N"
+            )
+        if not measured:
+            raise ConfigError(
+                f"--constraint {c.text!r}: a simulated or fake engine's answers are placeholders; "
+                "pass_at_1 needs a real engine (--backend embedded, ollama or openai)"
+            )
 
 
 _DURATION_RE = re.compile(r"(?P<n>[0-9]*\.?[0-9]+)\s*(?P<unit>h|m|min|s)?", re.IGNORECASE)

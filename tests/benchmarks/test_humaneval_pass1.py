@@ -3,7 +3,9 @@
 Gemma 3 270M (a base model) continues each problem's prompt (suite ``humaneval``);
 SmolLM2-135M-Instruct (a chat model) is asked in words (suite ``humaneval-chat``) and the
 code is extracted from its answer. A problem passes when its own ``check(candidate)``
-passes in the sandbox. Both run on the embedded engine's batched slots (2 contexts x 4 sequences).
+passes in the sandbox (:func:`orchbench.quality.passed_tests`, the verdict behind
+``orchbench run``'s pass@1: code cut off at ``max_tokens`` that parses only after trimming
+fails). Both run on the embedded engine's batched slots (2 contexts x 4 sequences).
 The per-problem outcomes and pass@1 go to ``humaneval_pass1.json`` (pytest's tmp dir,
 path printed); README.md quotes them. Run with::
 
@@ -26,7 +28,7 @@ from orchbench.backends import EmbeddedBackend
 from orchbench.bench.workload import load_suite
 from orchbench.config import ModelConfig
 from orchbench.engine import GenerateRequest
-from orchbench.quality import Sandbox, evaluate
+from orchbench.quality import Sandbox, evaluate, passed_tests
 from orchbench.records import TaskSpec
 
 LONG = pytest.mark.skipif(
@@ -70,7 +72,7 @@ async def solve(
         prompt_style=config.prompt_style, finish_reason=result.finish_reason, sandbox=box,
     )  # fmt: skip
     tests = report.tests
-    passed = bool(tests and tests.total and tests.passed == tests.total and not tests.timed_out)
+    passed = passed_tests(report, task.checks) is True  # the one definition `orchbench run` uses
     print(f"{config.name} {task.name}: {'pass' if passed else 'fail'}", flush=True)
     return {
         "task": task.name,

@@ -20,6 +20,7 @@ def test_help_has_examples(capsys):
         (["--objective", "speed"], "unknown objective 'speed'"),
         (["--constraint", "p95 below 3"], "cannot parse"),
         (["--constraint", "latency<3s"], "unknown metric 'latency'"),
+        (["--constraint", "pass1>=0.05"], "metrics: p95, p50, ttft, makespan, quality, pass_at_1"),
         (["--timeout", "soon"], "not a duration"),
         (["--sampler", "bayes"], "unknown sampler 'bayes'"),
         (["--verify-backend", "sim"], "not a real engine"),
@@ -36,6 +37,21 @@ def test_bad_input_is_one_clear_error(capsys, tmp_path, monkeypatch, args, messa
     assert message in err
     assert "Traceback" not in err
     assert not (tmp_path / "profiles").exists()
+
+
+@pytest.mark.parametrize(
+    ("suite", "message"),
+    [("mixed-load", "suite 'mixed-load' has no task with tests"), ("humaneval:2", "real engine")],
+)
+def test_a_pass_at_1_constraint_it_cannot_measure_is_refused(
+    capsys, tmp_path, monkeypatch, suite, message
+):
+    monkeypatch.chdir(tmp_path)
+    args = ["--backend", "fake", "--suite", suite, "--constraint", "pass_at_1>=0.05"]
+    assert main(["tune", "--profile", "embedded", *args]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "error: --constraint 'pass_at_1>=0.05'" in err and message in err
+    assert "Traceback" not in err and not (tmp_path / "profiles").exists()
 
 
 def test_a_chat_suite_on_base_models_only_is_one_clear_error(capsys, tmp_path, monkeypatch):

@@ -42,6 +42,7 @@ def test_unknown_objective_lists_the_valid_ones():
         ("makespan<2m", "total_s", "<", 120.0),
         ("ttft<1.5", "mean_ttft_s", "<", 1.5),
         ("quality>=0.7", "mean_quality", ">=", 0.7),
+        ("pass_at_1>=0.05", "pass_at_1", ">=", 0.05),
         ("errors==0", "failures", "==", 0.0),
         ("throughput>1", "tasks_per_s", ">", 1.0),
     ],
@@ -95,3 +96,32 @@ def test_durations(text, seconds):
 def test_bad_durations(text):
     with pytest.raises(ConfigError, match="not a duration"):
         parse_duration(text)
+
+
+def test_pass_at_1_counts_the_trials_tested_tasks_and_an_untested_trial_misses_it():
+    from orchbench.bench.aggregate import aggregate
+    from orchbench.config import Complexity, TaskType
+    from orchbench.records import TaskResult
+    from orchbench.tune._evaluate import numeric
+
+    def trial(*verdicts):
+        done = [TaskResult(i, TaskType.CODING, Complexity.SIMPLE, "p", "m", True, 1.0,
+                           tests_passed=v) for i, v in enumerate(verdicts)]  # fmt: skip
+        return numeric(aggregate(done, [], 1.0))
+
+    bound = parse_constraint("pass_at_1>=0.05")
+    assert bound.holds(trial(True, False, None, None))  # 1 of 2 tested; the rest left out
+    assert not bound.holds(trial(False, False, None)) and bound.violation(trial(False)) > 0
+    assert bound.violation(trial(None, None)) == 1e9  # no tested task: not measured at all
+
+
+def test_a_pass_at_1_constraint_needs_tests_and_a_real_engine():
+    from orchbench.tune._objective import check_measurable
+
+    bound = (parse_constraint("pass_at_1>=0.05"),)
+    check_measurable(bound, suite="humaneval", tested=True, measured=True)
+    check_measurable((parse_constraint("p95<3s"),), suite="smoke", tested=False, measured=False)
+    with pytest.raises(ConfigError, match="suite 'smoke' has no task with tests"):
+        check_measurable(bound, suite="smoke", tested=False, measured=True)
+    with pytest.raises(ConfigError, match="needs a real engine"):
+        check_measurable(bound, suite="humaneval", tested=True, measured=False)
