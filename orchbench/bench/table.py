@@ -177,7 +177,7 @@ def latency_table(summary: dict[str, Any], mode: str = "parallel") -> Table | No
     groups = [{"all tasks": median}, median.get("by_model"), median.get("by_task_type")]
     tested = _tested([stats for group in groups for stats in (group or {}).values()])
     if tested:  # next to speed: pass@1 of each model (and task type) on its tested tasks
-        table.add_column(METRICS["pass_at_1"].label, justify="right")
+        table.add_column(METRICS["pass_at_1"].label, justify="right", no_wrap=True)
     for group in groups:
         for name, stats in (group or {}).items():
             cells = [_FORMATS.get(k, _s)(stats.get(k)) for k in _LATENCY_COLUMNS]
@@ -199,7 +199,7 @@ def model_table(summary: dict[str, Any]) -> Table | None:
         table.add_column(METRICS[key].label, justify="right")
     tested = _tested(list(models.values()))
     if tested:
-        table.add_column(METRICS["pass_at_1"].label, justify="right")
+        table.add_column(METRICS["pass_at_1"].label, justify="right", no_wrap=True)
     table.add_column(METRICS["best_types"].label)
     measured = is_measured(summary)
     for name, stats in models.items():
