@@ -157,7 +157,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
         constraint: Annotated[
             list[str] | None,
-            typer.Option(help="e.g. 'p95<30s', 'quality>=0.7', 'errors==0'; repeatable."),
+            typer.Option(
+                help="e.g. 'p95<30s', 'quality>=0.7', 'pass_at_1>=0.05', 'errors==0'; repeatable."
+            ),
         ] = None,
         slo: Annotated[
             list[str] | None,

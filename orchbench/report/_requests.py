@@ -28,6 +28,7 @@ COLUMNS = (
     ("tokens", "Completion tokens"),
     ("latency", "Latency (s)"),
     ("slo", "SLO met"),
+    ("tests", "Tests passed"),
 )
 """(key, header) of each column; the key names it in ``#sort=``."""
 
@@ -136,6 +137,7 @@ def request_rows(run: RunData) -> list[list[dict[str, str]]]:
             "tokens": task.get("completion_tokens"),
             "latency": task.get("response_time"),
             "slo": task.get("slo_met"),
+            "tests": task.get("tests_passed"),  # None: the task had no tests
         }
         rows.append([_cell(values[key]) for key, _header in COLUMNS])
     return rows

@@ -54,3 +54,18 @@ def test_a_simulated_run_shows_no_pass_at_1_number(run_small: Path) -> None:
     _canned(run_small, measured=False)
     html = render_report(load_run(run_small), [])
     assert "50.0 %" not in html and "n/a (sim)" in html
+
+
+def test_the_request_table_says_per_task_whether_its_tests_passed(run_small: Path) -> None:
+    from orchbench.report._requests import COLUMNS, request_rows
+
+    column = [key for key, _header in COLUMNS].index("tests")
+    old = request_rows(load_run(run_small))  # written before the verdict existed
+    assert old and all(row[column]["text"] == "–" for row in old)
+    path = run_small / "tasks.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for i, row in enumerate(rows):
+        row["tests_passed"] = [True, False, None][i % 3]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cells = [row[column]["text"] for row in request_rows(load_run(run_small))]
+    assert cells[:3] == ["yes", "no", "–"]
