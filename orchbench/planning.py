@@ -8,7 +8,11 @@ The estimate is the one Ollama's scheduler makes, from FACTS.md::
 On an Ollama server ``slots`` is the profile's ``[server] num_parallel`` for *every*
 loaded model (Ollama reserves KV for ``num_parallel x num_ctx`` in each runner), and
 the bytes per element follow ``[server] kv_cache_type`` (f16 2, q8_0 1, q4_0 0.5). For
-the embedded engine ``slots`` is the model's ``concurrent_limit`` (its instances).
+the embedded engine ``slots`` counts every sequence its llama.cpp contexts hold
+(:func:`embedded_slots`): ``concurrent_limit`` instances of one sequence each, or with
+``num_parallel = N`` (> 1) ``ceil(concurrent_limit / N)`` contexts of N sequences each,
+every sequence with its own ``n_ctx`` tokens of KV cache. The weights are counted once
+(llama.cpp maps the file, so its copies share the pages).
 
 Units: model sizes are decimal GB (10^9 bytes, as ``ollama list`` prints them);
 hardware memory is given as the vendor states it, which for GPUs and DIMMs is really
@@ -77,6 +81,20 @@ def context_of(
     return ctx
 
 
+def embedded_slots(model: ModelConfig) -> tuple[int, int]:
+    """``(contexts, sequences each)`` the embedded engine holds for ``model``: one
+    instance per request in flight, or ``ceil(concurrent_limit / num_parallel)`` batched
+    contexts of ``num_parallel`` sequences (a partly used context still reserves all).
+
+    >>> m = ModelConfig(name="m", task_types=["coding"], tier="fast", concurrent_limit=5,
+    ...                 num_parallel=4)
+    >>> embedded_slots(m)
+    (2, 4)
+    """
+    per = max(1, model.num_parallel or 1)
+    return -(-model.concurrent_limit // per), per
+
+
 def kv_bytes_per_token(model: ModelConfig, kv_cache_type: str = "f16") -> tuple[float, bool]:
     """KV-cache bytes one token of context costs, and whether that is exact.
 
@@ -139,8 +157,9 @@ def estimate_vram_gb(
 ) -> float:
     """GB a model needs loaded with ``num_parallel`` slots of ``num_ctx`` tokens.
 
-    Defaults: the model's own context (``num_ctx`` or ``n_ctx``) and its
-    ``concurrent_limit``. The same figure applies to RAM on a CPU-only machine.
+    Defaults: the model's own context (``num_ctx`` or ``n_ctx``) and the sequences its
+    ``concurrent_limit`` holds (:func:`embedded_slots`). The same figure applies to RAM
+    on a CPU-only machine.
 
     >>> m = ModelConfig(name="m", task_types=["coding"], tier="fast", size_gb=4.1,
     ...                 params_b=7.2, n_layers=32, n_kv_heads=8, head_dim=128)
@@ -148,7 +167,7 @@ def estimate_vram_gb(
     5.28
     """
     ctx = num_ctx if num_ctx is not None else context_of(model)
-    slots = num_parallel if num_parallel is not None else model.concurrent_limit
+    slots = num_parallel if num_parallel is not None else math.prod(embedded_slots(model))
     kv = kv_cache_gb(model, ctx, slots, kv_cache_type)
     return weights_gb(model) + kv + runner_overhead_gb(model)
 
@@ -234,9 +253,9 @@ def memory_plan(profile: Profile) -> Plan:
     """Plan the memory of every model in ``profile`` on its hardware.
 
     On an Ollama server every model reserves ``[server] num_parallel`` slots of its
-    context, with ``kv_cache_type``'s bytes; elsewhere each model has its
-    ``concurrent_limit`` slots. Raises :class:`ConfigError` when a model has neither
-    ``size_gb`` nor ``params_b``.
+    context, with ``kv_cache_type``'s bytes; elsewhere each model has the sequences of
+    its instances or batched contexts (:func:`embedded_slots`). Raises
+    :class:`ConfigError` when a model has neither ``size_gb`` nor ``params_b``.
     """
     memory, capacity, usable = capacity_of(profile.hardware)
     server = profile.server.resolved(profile.hardware) if uses_server(profile) else None
@@ -288,7 +307,7 @@ def _plan_model(
     model: ModelConfig, hardware: HardwareSpec, usable: float, server: ServerSettings | None
 ) -> ModelPlan:
     ctx = context_of(model, hardware, server)
-    slots = server.num_parallel if server else model.concurrent_limit
+    slots = server.num_parallel if server else math.prod(embedded_slots(model))
     kv_type = server.kv_cache_type if server else "f16"
     weights = weights_gb(model)
     kv = kv_cache_gb(model, ctx, slots, kv_type)

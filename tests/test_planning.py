@@ -151,6 +151,19 @@ def test_embedded_plan_uses_n_ctx() -> None:
     assert plan.fits_together and plan.server_parallel is None
 
 
+def test_embedded_plan_counts_every_sequence_of_its_batched_contexts() -> None:
+    profile = load_profile("embedded-gemma")
+    model = profile.models["gemma3-270m"]
+    one_sequence = kv_cache_gb(model, 1024, 1)
+    for limit, per, sequences in ((2, None, 2), (12, 12, 12), (5, 4, 8), (12, 6, 12)):
+        model.concurrent_limit, model.num_parallel = limit, per
+        entry = memory_plan(profile).models[0]
+        # ceil(limit / per) contexts of per sequences, each with n_ctx tokens of KV cache
+        assert entry.slots == sequences
+        assert entry.kv_gb == pytest.approx(sequences * one_sequence)
+        assert estimate_vram_gb(model) == pytest.approx(entry.need_gb)
+
+
 def _profiles() -> list[Profile]:
     return [load_profile(n) for n in ("embedded", "cpu", "rtx3080", "rtx4090", "rtx5090")]
 

@@ -3,7 +3,10 @@
 A request goes to the context with the fewest sequences in flight (ties: the first), so
 ``instances x num_parallel`` requests decode at once. When the model's settings change
 (:meth:`BatchedPool.configure`), contexts built with the old ones are retired: they finish
-the sequences they hold, take no new ones and free their memory.
+the sequences they hold, take no new ones and free their memory. When the model goes back
+to instances (``num_parallel`` 1), :meth:`BatchedPool.retire_all` retires every context;
+:meth:`BatchedPool.warmup` and :meth:`BatchedPool.settle` wait until retired ones are gone,
+so a measurement that follows never shares the cores or the memory with them.
 """
 
 from __future__ import annotations
@@ -41,23 +44,42 @@ class BatchedPool:
         context.submit(seq)
 
     def warmup(self) -> float:
-        """Build every context (blocking); the seconds of loading it waited for (0 if none)."""
+        """Build every context and wait for retired ones to end (blocking); the seconds of
+        loading it waited for (0 if none)."""
         start = time.perf_counter()
         with self._lock:
             contexts = [self._context_locked(i) for i in range(self._count)]
         fresh = any(not c.loaded.is_set() for c in contexts)
         for context in contexts:
             context.loaded.wait()
+        self.settle()
         return time.perf_counter() - start if fresh else 0.0
 
-    def close(self) -> None:
-        """Retire every context and wait for their threads (call off the event loop)."""
+    def retire_all(self) -> None:
+        """Retire every context (they finish their sequences, then free their memory); the
+        pool builds new ones after the next :meth:`configure` and use."""
         with self._lock:
             for index in list(self._contexts):
                 self._retire_locked(index)
+
+    def settle(self) -> None:
+        """Wait until every retired context has finished and freed its memory (blocking)."""
+        with self._lock:
             retired, self._retired = self._retired, []
         for context in retired:
             context.join()
+
+    @property
+    def live(self) -> int:
+        """Contexts whose worker still runs: current ones and retired ones not yet ended."""
+        with self._lock:
+            held = [*self._contexts.values(), *self._retired]
+        return sum(c.is_alive() for c in held)
+
+    def close(self) -> None:
+        """Retire every context and wait for their threads (call off the event loop)."""
+        self.retire_all()
+        self.settle()
 
     # -- internals (hold self._lock) --------------------------------------------------------
 

@@ -18,8 +18,10 @@ Measured, not estimated (seconds from the call to ``generate``):
   the stopping criteria): a stop string's tokens are decoded though not returned, as a
   server's ``completion_tokens`` / ``eval_count`` count them too.
 
-The tuner changes ``n_threads``, ``n_ctx``, ``gguf`` and ``concurrent_limit`` between
-trials: instances built with other settings are dropped and rebuilt on next use.
+The tuner changes ``n_threads``, ``n_ctx``, ``gguf``, ``concurrent_limit`` and
+``num_parallel`` between trials: instances and batched contexts built with other settings
+are dropped and rebuilt on next use, and a model that switches between instances and
+batched contexts frees the other kind (:meth:`EmbeddedBackend.copies` counts what it holds).
 """
 
 from __future__ import annotations
@@ -144,6 +146,9 @@ class EmbeddedBackend:
         key = InstanceKey(str(path), model.n_threads or default_threads(limit), model.n_ctx)
         pool = self._pools.setdefault(model.name, LlamaPool(model.name))
         pool.configure(key, limit)
+        batched = self._batched.get(model.name)
+        if batched is not None:  # back to instances: its batched contexts go
+            batched.retire_all()
         return pool
 
     async def _batched_pool(self, model: ModelConfig) -> BatchedPool:
@@ -154,9 +159,13 @@ class EmbeddedBackend:
         path = await loop.run_in_executor(self._executor, self._model_path, model)
         n_seq = model.num_parallel or 1
         count = contexts_for(model)
-        key = ContextKey(str(path), model.n_threads or default_threads(count), model.n_ctx, n_seq)
+        threads = model.n_threads or default_threads(count)
+        key = ContextKey(str(path), threads, model.n_ctx, n_seq)
         pool = self._batched.setdefault(model.name, BatchedPool(model.name))
         pool.configure(key, count)
+        instances = self._pools.get(model.name)
+        if instances is not None:  # now batched: idle instances go now, busy ones when done
+            instances.configure(InstanceKey(str(path), threads, model.n_ctx), 0)
         return pool
 
     async def _generate_batched(
@@ -215,6 +224,8 @@ class EmbeddedBackend:
             batched = await self._batched_pool(model)
             return await asyncio.to_thread(batched.warmup)
         pool = await self._pool(model)
+        if model.name in self._batched:  # retired contexts end before anything is timed
+            await asyncio.to_thread(self._batched[model.name].settle)
         start = time.perf_counter()
         indexes: list[int] = []
         try:
@@ -230,6 +241,11 @@ class EmbeddedBackend:
             job.add_done_callback(_consume)
         built = await asyncio.shield(asyncio.gather(*jobs))
         return time.perf_counter() - start if any(s > 0 for s in built) else 0.0
+
+    def copies(self, name: str) -> dict[str, int]:
+        """Model ``name``'s built ``instances`` and running batched ``contexts`` (retired too)."""
+        pool, batched = self._pools.get(name), self._batched.get(name)
+        return {"instances": pool.built if pool else 0, "contexts": batched.live if batched else 0}
 
     async def close(self) -> None:
         """Stop running generations, wait for the threads, free every instance."""

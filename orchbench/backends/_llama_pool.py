@@ -131,6 +131,12 @@ class LlamaPool:
         with self._lock:
             return self._instances[index].llm
 
+    @property
+    def built(self) -> int:
+        """Instances held now (built and not yet freed)."""
+        with self._lock:
+            return len(self._instances)
+
     def close(self) -> None:
         """Free every instance (call only when no request is running)."""
         with self._lock:

@@ -238,6 +238,9 @@ def register(app: typer.Typer) -> None:
         """Fit concurrency limits, priorities and threads to this machine; write NAME.tuned.toml.
 
         The profile's own configuration is the first trial: the search never ends worse.
+        For an embedded model it chooses instances x slots x threads: concurrent_limit,
+        num_parallel (sequences per llama.cpp context; 1 = one instance per request) and
+        n_threads.
 
         The best configuration is then re-run side by side with the original (--verify-*).
         Several workers (--workers N here, or the same command on several machines with

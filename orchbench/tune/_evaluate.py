@@ -6,7 +6,9 @@ aggregates of one parallel run (``tasks_per_s``, ``total_s``, ``p95_latency_s`` 
 
 - :class:`EngineEvaluator` drives a real engine (embedded, Ollama, OpenAI-compatible):
   one backend and one event loop for the whole tune, because the embedded engine keeps
-  its loaded instances and honours changed ``n_threads``/``concurrent_limit`` between runs.
+  its loaded instances and honours changed ``n_threads``/``concurrent_limit``/
+  ``num_parallel`` between runs (a trial's warm-up builds its instances or batched
+  contexts and frees those of the trial before, so only the current trial's copies run).
 - :class:`SimEvaluator` runs each candidate on the simulator's virtual clock with a fresh
   ``SimBackend(candidate)``: seconds of wall time per trial.
 """
@@ -88,6 +90,11 @@ class EngineEvaluator:
         self._slos = dict(slos or {})
         self._runner: asyncio.Runner | None = None
         self._engine: Backend | None = None
+
+    @property
+    def engine(self) -> Backend | None:
+        """The engine the trials run on (built by the first :meth:`evaluate`, else None)."""
+        return self._engine
 
     def _ensure(self) -> tuple[asyncio.Runner, Backend]:
         if self._runner is None:

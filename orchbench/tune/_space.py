@@ -2,12 +2,20 @@
 
 Parameters are named by where they live in the profile:
 
-- ``models.<name>.concurrent_limit``: 1 … what memory allows (instances of the model in
-  RAM for the embedded engine, parallel slots whose KV cache fits VRAM on a GPU);
+- ``models.<name>.concurrent_limit``: 1 … what memory allows (sequences whose KV cache
+  fits RAM beside the weights for the embedded engine, parallel slots whose KV cache fits
+  VRAM on a GPU);
 - ``models.<name>.priority``: 1 … 10, only when the profile has several models (a single
   model's priority orders nothing);
 - ``models.<name>.n_threads``: 1 … cpu cores, for the embedded engine (oversubscribing
   the cores loses, and the tuner must be able to find that);
+- ``models.<name>.num_parallel``: for the embedded engine, sequences per llama.cpp
+  context, from :data:`SLOT_CHOICES` up to the limit's bound: 1 is one instance per
+  request in flight, N > 1 runs ``ceil(concurrent_limit / N)`` batched contexts of N
+  sequences, each context with ``n_threads`` threads — so a trial chooses instances x
+  slots x threads; :func:`apply_params` keeps it feasible
+  (:func:`orchbench.tune._feasible.repair_embedded`: ``num_parallel`` ≤ the limit, at
+  most two copies per core, every sequence's KV cache in RAM);
 - ``models.<name>.num_ctx``: the context sizes whose KV cache fits VRAM and that hold
   ``max_tokens`` plus the suite's longest prompt, for Ollama;
 - ``settings.max_concurrent_tasks``: 1 … the sum of the models' largest limits;
@@ -33,13 +41,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from orchbench.backends import engine_class
 from orchbench.config import ModelConfig, Profile
-from orchbench.engine import runs_instances
 from orchbench.errors import ConfigError
 from orchbench.tune._feasible import (
+    COPIES_PER_CORE,
     PRIMARIES,
+    batched_start,
     derived_start,
+    is_embedded,
     keep_primaries,
     primaries_of,
     repair,
@@ -58,6 +67,9 @@ NUM_CTX_CHOICES = (2048, 4096, 8192, 16384, 32768)
 MAX_NUM_PARALLEL = 8
 """Largest ``OLLAMA_NUM_PARALLEL`` searched (FACTS.md's batching curve flattens past 8–16)."""
 KV_CACHE_TYPES = ("f16", "q8_0", "q4_0")
+SLOT_CHOICES = (1, 2, 4, 6, 8, 12, 16)
+"""``num_parallel`` searched for an embedded model (1: instances), up to its limit's bound:
+FACTS.md's CPU batching curve loses at 2–4 sequences and wins from about 8."""
 Choice = int | str
 
 
@@ -77,19 +89,15 @@ class Param:
         return tuple(ints) == tuple(range(ints[0], ints[-1] + 1))
 
 
-def is_embedded(profile: Profile, model: ModelConfig) -> bool:
-    """Whether ``model`` runs in process (llama.cpp instances) rather than on a server."""
-    kind = profile.backend.kind
-    return model.gguf is not None or (kind != "auto" and runs_instances(engine_class(kind)))
-
-
-def limit_bound(profile: Profile, model: ModelConfig) -> int:
+def limit_bound(profile: Profile, model: ModelConfig, *, slots: bool = True) -> int:
     """The largest ``concurrent_limit`` the machine's memory allows for ``model`` (≥ 1).
 
-    Embedded (or CPU-only): each instance is a full copy of weights and context in RAM,
-    and more instances than twice the cores only queue inside llama.cpp. On a GPU:
-    parallel slots share the weights and each needs its KV cache in VRAM
-    (:func:`orchbench.planning.max_slots`).
+    Embedded: the sequences whose KV cache fits RAM beside the weights (instances or
+    batched contexts; :func:`~orchbench.tune._feasible.repair_embedded` keeps the copies
+    to twice the cores); without ``slots`` (instances only) also twice the cores.
+    CPU-only on a server: each instance is a full copy of weights and context in RAM,
+    and more than twice the cores only queue. On a GPU: parallel slots share the
+    weights and each needs its KV cache in VRAM (:func:`orchbench.planning.max_slots`).
     """
     from orchbench import planning
 
@@ -100,7 +108,11 @@ def limit_bound(profile: Profile, model: ModelConfig) -> int:
         own = planning.max_slots(model, min(num_ctx_choices(profile, model)), usable, "q4_0")
         hosts = max(1, len(model.deployments))  # a fleet: that many slots on every host
         return max(1, min(own, num_parallel_bound(profile)) * hosts)
-    if is_embedded(profile, model) or profile.hardware.kind == "cpu":
+    if is_embedded(profile, model):
+        bound = planning.max_slots(model, ctx, usable)
+        if not slots:
+            bound = min(bound, COPIES_PER_CORE * profile.hardware.cpu_cores)
+    elif profile.hardware.kind == "cpu":
         per_instance = planning.estimate_vram_gb(model, ctx, 1)
         bound = min(int(usable / per_instance), 2 * profile.hardware.cpu_cores)
     else:
@@ -161,7 +173,7 @@ class SearchSpace:
     >>> space = SearchSpace.from_profile(load_profile("embedded"))      # doctest: +SKIP
     >>> [p.name for p in space.params]                                  # doctest: +SKIP
     ['models.gemma3-270m.concurrent_limit', 'models.gemma3-270m.n_threads',
-     'settings.max_concurrent_tasks']
+     'models.gemma3-270m.num_parallel', 'settings.max_concurrent_tasks']
     """
 
     params: tuple[Param, ...]
@@ -173,24 +185,30 @@ class SearchSpace:
         *,
         tune_num_ctx: bool | None = None,
         longest_prompt_tokens: int = 0,
+        slots: bool = True,
     ) -> SearchSpace:
         """Every parameter ``profile`` allows tuning (see the module docstring).
 
         ``tune_num_ctx`` defaults to "on a GPU profile that does not run embedded";
-        ``longest_prompt_tokens`` (the suite's) bounds the contexts from below.
+        ``longest_prompt_tokens`` (the suite's) bounds the contexts from below;
+        ``slots=False`` searches embedded models as instances only (no ``num_parallel``,
+        limits up to twice the cores).
         """
         hw = profile.hardware
         params: list[Param] = []
         total = 0
         for name, model in profile.models.items():
             prefix = f"models.{name}."
-            bound = limit_bound(profile, model)
+            bound = limit_bound(profile, model, slots=slots)
             total += bound
             params.append(Param(prefix + "concurrent_limit", tuple(range(1, bound + 1))))
             if len(profile.models) > 1:
                 params.append(Param(prefix + "priority", tuple(range(1, 11))))
             if is_embedded(profile, model):
                 params.append(Param(prefix + "n_threads", tuple(range(1, hw.cpu_cores + 1))))
+                if slots:
+                    per = tuple(c for c in SLOT_CHOICES if c <= bound)
+                    params.append(Param(prefix + "num_parallel", per))
             elif tune_num_ctx if tune_num_ctx is not None else hw.kind == "gpu":
                 choices = num_ctx_choices(profile, model, longest_prompt_tokens)
                 if len(choices) > 1:
@@ -226,14 +244,20 @@ class SearchSpace:
         return values
 
     def starts(self, profile: Profile) -> list[dict[str, Choice]]:
-        """Where a search starts: the profile's own values, then (when it differs) the
-        memory-derived densest configuration on an Ollama server
-        (:func:`orchbench.tune._feasible.derived_start`)."""
+        """Where a search starts: the profile's own values, then (each when it differs)
+        the memory-derived densest configuration on an Ollama server
+        (:func:`orchbench.tune._feasible.derived_start`) and, when embedded models'
+        ``num_parallel`` is searched, each of them as one deep batched context
+        (:func:`orchbench.tune._feasible.batched_start`)."""
         own = self.values_of(profile)
-        if "server.num_parallel" not in self.names:
-            return [own]  # no server: nothing to derive from memory
-        derived = {**own, **derived_start({p.name: p.choices for p in self.params})}
-        return [own] if derived == own else [own, derived]
+        choices = {p.name: p.choices for p in self.params}
+        starts = [own]
+        if "server.num_parallel" in self.names:
+            starts.append({**own, **derived_start(choices)})
+        batched = batched_start(choices)
+        if batched:
+            starts.append({**own, **batched})
+        return [s for i, s in enumerate(starts) if s not in starts[:i]]
 
     def values_of(self, profile: Profile) -> dict[str, Choice]:
         """The profile's own values of the space's parameters, clamped into the space.

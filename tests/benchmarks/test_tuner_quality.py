@@ -129,7 +129,8 @@ def measured():
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     engine = os.environ.get("ORCHBENCH_TUNER_BENCH", "fake")
     profile = load_profile("embedded-gemma")
-    evaluator = ReplayEvaluator(_evaluator(engine, profile), SearchSpace.from_profile(profile))
+    space = SearchSpace.from_profile(profile, slots=False)  # instances: the 32 configurations
+    evaluator = ReplayEvaluator(_evaluator(engine, profile), space)
     yield engine, evaluator
     evaluator.close()
 

@@ -13,6 +13,11 @@ LIMIT = "models.gemma3-270m.concurrent_limit"
 THREADS = "models.gemma3-270m.n_threads"
 
 
+def _instances() -> SearchSpace:
+    """The instances-only space (32 points): the fake landscape's optimum is known there."""
+    return SearchSpace.from_profile(load_profile("embedded-gemma"), slots=False)
+
+
 def _spec(tmp_path, **kw):
     base = dict(
         objectives=(parse_objective("throughput"),),
@@ -36,6 +41,7 @@ def test_tune_writes_a_better_profile_with_provenance(tmp_path, monkeypatch):
         evaluator,
         _spec(tmp_path, trials=40),
         suite="smoke",
+        space=_instances(),
         verification=VerifyPlan(repeat=3),
     )
     (lim, threads, _), best = best_point()
@@ -105,6 +111,7 @@ def test_pareto_pick(tmp_path, monkeypatch):
         FakeEvaluator(),
         spec,
         suite="smoke",
+        space=_instances(),
         write=False,
         verification=VerifyPlan(repeat=0),
     )
@@ -114,6 +121,7 @@ def test_pareto_pick(tmp_path, monkeypatch):
         FakeEvaluator(),
         _spec(tmp_path, objectives=objectives, trials=1),
         suite="smoke",
+        space=_instances(),
         pick=1,
         write=False,
         verification=VerifyPlan(repeat=0),
@@ -125,6 +133,7 @@ def test_pareto_pick(tmp_path, monkeypatch):
             FakeEvaluator(),
             _spec(tmp_path, objectives=objectives, trials=1),
             suite="smoke",
+            space=_instances(),
             pick=99,
             write=False,
         )
@@ -134,7 +143,9 @@ def test_nothing_feasible_says_so_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     spec = _spec(tmp_path, trials=5, constraints=(parse_constraint("p95<1ms"),))
     with pytest.raises(OrchbenchError, match=r"no configuration met the constraints \(p95<1ms\)"):
-        tune(load_profile("embedded-gemma"), FakeEvaluator(), spec, suite="smoke")
+        tune(
+            load_profile("embedded-gemma"), FakeEvaluator(), spec, suite="smoke", space=_instances()
+        )
     assert not (tmp_path / "profiles").exists()
 
 
@@ -152,7 +163,11 @@ def test_when_the_start_is_already_best_it_says_so(tmp_path, monkeypatch):
 
     evaluator = Flat()
     result = tune(
-        load_profile("embedded-gemma"), evaluator, _spec(tmp_path, trials=3), suite="smoke"
+        load_profile("embedded-gemma"),
+        evaluator,
+        _spec(tmp_path, trials=3),
+        suite="smoke",
+        space=_instances(),
     )
     assert result.picked.params == result.baseline.params
     assert result.verification is None
@@ -185,6 +200,7 @@ def test_a_configuration_lucky_once_does_not_win(tmp_path, monkeypatch):
         LuckyOnce(),
         _spec(tmp_path, trials=40),
         suite="smoke",
+        space=_instances(),
         verification=VerifyPlan(repeat=3),
     )
     search_best = result.ranked[0].params

@@ -48,17 +48,30 @@ def _gpu_profile(vram_gb: float = 24.0) -> Profile:
     )
 
 
-def test_embedded_space_has_limits_threads_and_total():
+def test_embedded_space_has_limits_threads_slots_and_total():
     profile = load_profile("embedded-gemma")
     space = SearchSpace.from_profile(profile)
     grid = space.grid()
     cores = profile.hardware.cpu_cores
     assert grid["models.gemma3-270m.n_threads"] == list(range(1, cores + 1))
     limits = grid["models.gemma3-270m.concurrent_limit"]
-    assert limits[0] == 1 and limits[-1] == 2 * cores  # bounded by cores, not by 24 GB of RAM
+    # sequences in batched contexts: bounded by the search's cap, not by 24 GB of RAM
+    assert limits == list(range(1, 17))
+    assert grid["models.gemma3-270m.num_parallel"] == [1, 2, 4, 6, 8, 12, 16]
     assert grid["settings.max_concurrent_tasks"] == limits
     # one model: its priority orders nothing, so it is not searched
     assert not any(name.endswith("priority") for name in grid)
+    assert space.size() == len(limits) ** 2 * cores * 7
+
+
+def test_instances_only_space_is_bounded_by_the_cores():
+    profile = load_profile("embedded-gemma")
+    space = SearchSpace.from_profile(profile, slots=False)
+    grid = space.grid()
+    cores = profile.hardware.cpu_cores
+    limits = grid["models.gemma3-270m.concurrent_limit"]
+    assert limits[0] == 1 and limits[-1] == 2 * cores
+    assert "models.gemma3-270m.num_parallel" not in grid
     assert space.size() == len(limits) ** 2 * cores
 
 

@@ -32,7 +32,8 @@ def _spec(storage: str, **kw) -> StudySpec:
 
 def _run(spec: StudySpec, evaluator=None) -> optuna.Study:
     profile = load_profile("embedded-gemma")
-    return run_study(profile, SearchSpace.from_profile(profile), evaluator or FakeEvaluator(), spec)
+    space = SearchSpace.from_profile(profile, slots=False)
+    return run_study(profile, space, evaluator or FakeEvaluator(), spec)
 
 
 class SignalsItself(FakeEvaluator):
