@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from orchbench.config import Profile
 from orchbench.engine import Backend
@@ -36,11 +36,18 @@ class CheckConfig:
     concurrent_limit: int
     n_threads: int
     max_concurrent_tasks: int
+    num_parallel: int | None = None
+    """Sequences per batched context (an engine that batches slots); None: instances."""
 
     @property
     def label(self) -> str:
-        """A short label: ``2×1t, max 2``."""
-        return f"{self.concurrent_limit}×{self.n_threads}t, max {self.max_concurrent_tasks}"
+        """A short label: ``2×1t, max 2`` (instances) or ``2×6 seq×1t, max 12`` (batched)."""
+        if self.num_parallel:
+            contexts = -(-self.concurrent_limit // self.num_parallel)
+            shape = f"{contexts}×{self.num_parallel} seq×{self.n_threads}t"
+        else:
+            shape = f"{self.concurrent_limit}×{self.n_threads}t"
+        return f"{shape}, max {self.max_concurrent_tasks}"
 
     def apply(self, profile: Profile) -> Profile:
         """A copy of ``profile`` with this setting on every model."""
@@ -49,6 +56,7 @@ class CheckConfig:
         for model in copy.models.values():
             model.concurrent_limit = self.concurrent_limit
             model.n_threads = self.n_threads
+            model.num_parallel = self.num_parallel
         return copy
 
 
@@ -74,6 +82,20 @@ class FidelityReport:
     """Every configuration's outcome plus the summary figures."""
 
     outcomes: list[ConfigOutcome]
+    repeats: list[list[float]] = field(default_factory=list)
+    """Every measured makespan of each configuration (outcome order), in run order."""
+
+    @property
+    def repeatability(self) -> tuple[float, float] | None:
+        """The real engine against itself: MAPE (percent) and Kendall τ between its first
+        two repeats of every configuration — the noise floor no simulator can beat, since
+        a ranking the engine does not reproduce cannot be predicted. None with one repeat."""
+        pairs = [r[:2] for r in self.repeats if len(r) >= 2]
+        if len(pairs) < 2 or len(pairs) != len(self.outcomes):
+            return None
+        first, second = [a for a, _ in pairs], [b for _, b in pairs]
+        mape = 100.0 * sum(abs(a - b) / min(a, b) for a, b in pairs) / len(pairs)
+        return mape, kendall_tau(first, second)
 
     @property
     def mape(self) -> float:
@@ -116,20 +138,25 @@ def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
     return 0.0 if math.isnan(tau) else tau
 
 
-def default_check_configs(profile: Profile) -> list[CheckConfig]:
-    """Seven held-out settings spanning too little, enough and too much parallelism."""
+def default_check_configs(profile: Profile, slots: bool = False) -> list[CheckConfig]:
+    """Seven or eight held-out settings spanning too little, enough and too much
+    parallelism; ``slots``: the engine batches slots (two batched settings among them)."""
     cores = profile.hardware.cpu_cores
     if profile.hardware.kind == "cpu":
         many = min(cores, 4)
-        return [
+        configs = [
             CheckConfig(1, 1, 1),
             CheckConfig(1, many, 1),
             CheckConfig(2, 1, 2),
-            CheckConfig(3, 1, 3),
             CheckConfig(4, 1, 4),
             CheckConfig(2, many, 2),
             CheckConfig(3, many, 3),
         ]
+        if slots:  # batched contexts too: one of 12 sequences on every core, two of 6
+            configs += [CheckConfig(12, many, 12, 12), CheckConfig(12, 1, 12, 6)]
+        else:
+            configs.append(CheckConfig(3, 1, 3))
+        return configs
     threads = max(1, cores // 2)
     counts = (1, 2, 3, 4, 5, 6, 8)
     return [CheckConfig(n, threads, max(n, 1) * len(profile.models)) for n in counts]
@@ -173,6 +200,7 @@ def check_fidelity(
     *,
     repeats: int = 2,
     progress: Callable[[str], None] | None = None,
+    slots: bool = False,
 ) -> FidelityReport:
     """Run ``tasks`` under each config on a real engine, then on the simulator; compare.
 
@@ -182,7 +210,9 @@ def check_fidelity(
     once; closed at the end). Synchronous: the real runs use ``asyncio.run`` and the
     simulated ones the virtual clock.
     """
-    configs = list(configs or default_check_configs(profile))
+    configs = list(configs or default_check_configs(profile, slots=slots))
+
+    walls: list[list[float]] = [[] for _ in configs]
 
     async def measure_all() -> list[tuple[float, list[TaskResult]]]:
         backend = real_backend()
@@ -195,6 +225,7 @@ def check_fidelity(
                         n = repeat * len(configs) + i + 1
                         progress(f"check configuration {n} of {total}: {config.label}")
                     run = await run_config(config.apply(profile), backend, tasks)
+                    walls[i].append(run[0])
                     current = best[i]
                     if current is None or run[0] < current[0]:
                         best[i] = run
@@ -225,4 +256,4 @@ def check_fidelity(
                 failures=sum(not r.success for r in real_results),
             )
         )
-    return FidelityReport(outcomes)
+    return FidelityReport(outcomes, walls)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import itertools
 import os
 import platform
 import time
@@ -31,7 +32,10 @@ from orchbench.errors import ConfigError
 from orchbench.profiles import bundled_profiles_dir, find_profile
 from orchbench.sim._params import CALIBRATION_SUFFIX, Calibration, calibration_path
 
-# A completion-style prompt (base models continue it) that runs to max_tokens.
+# A completion-style prompt (base models continue it) that runs to max_tokens. Each request
+# gets its own number in front (:func:`calibration_prompt`): an engine that keeps the last
+# prompt's tokens (llama-cpp-python, llama-server, Ollama) would otherwise skip the prefill
+# of a repeated prompt, and calibration would time a prompt phase no real workload has.
 CALIBRATION_PROMPT = (
     "The old lighthouse keeper climbed the spiral stairs every evening at dusk. "
     "He counted the steps, checked the lamp, and wrote a line in the logbook about "
@@ -44,7 +48,7 @@ SLOT_BATCHES = (2, 4, 8, 12)
 
 
 def measurement_plan(
-    profile: Profile, engine: str, *, max_tokens: int = 48, repeats: int = 3
+    profile: Profile, engine: str, *, max_tokens: int = 48, repeats: int = 5
 ) -> list[Round]:
     """The rounds to measure ``profile``'s models on ``engine``, in order.
 
@@ -79,6 +83,15 @@ def measurement_plan(
             Round(f"{names[0]} + {names[1]} at once", (names[0], names[1]), 1, 1, max_tokens)
         )
     return plan * repeats
+
+
+def calibration_prompt(number: int) -> str:
+    """The calibration prompt for request ``number``: unique from its first token on.
+
+    >>> calibration_prompt(7).split(maxsplit=1)[0]
+    '7.'
+    """
+    return f"{number}. {CALIBRATION_PROMPT}"
 
 
 def _slot_rounds(profile: Profile, max_tokens: int) -> list[Round]:
@@ -129,6 +142,7 @@ async def measure(
     """
     observations: list[Observation] = []
     loaded: set[str] = set()
+    numbers = itertools.count(1)
     timeout = profile.settings.default_timeout
     for n, round_ in enumerate(plan, start=1):
         if progress:
@@ -145,7 +159,7 @@ async def measure(
         requests = [
             GenerateRequest(
                 model=_config(profile.models[name], round_),
-                prompt=CALIBRATION_PROMPT,
+                prompt=calibration_prompt(next(numbers)),
                 max_tokens=round_.max_tokens,
                 temperature=0.0,
                 timeout_s=timeout,
@@ -173,7 +187,7 @@ async def calibrate(
     *,
     engine: str | None = None,
     max_tokens: int = 48,
-    repeats: int = 3,
+    repeats: int = 5,
     progress: Callable[[str], None] | None = None,
     strict: bool = True,
 ) -> tuple[Calibration, list[Observation]]:

@@ -60,6 +60,9 @@ class PerfModel:
     sequences: int | None = None
     """Streams one copy of the model decodes together (its ``num_parallel``, 1 in instance
     mode) when the engine runs copies; ``None``: a server batches all of them."""
+    copies: int = 1
+    """Copies of the model the engine runs (instances or batched contexts); a new request
+    goes to the least busy one, so active streams spread over them in turn."""
     config_key: tuple[object, ...] = ()
     """What the server loads the model with (context, slots, KV type): a request with
     another key makes the server reload it, as Ollama does when ``num_ctx`` changes."""
@@ -125,6 +128,7 @@ class PerfModel:
             chars_per_token=device.chars_per_token,
             request_overhead_s=measured.request_overhead_s,
             sequences=sequences,
+            copies=instances,
             config_key=(ctx, slots, kv_type),
         )
 
@@ -220,7 +224,8 @@ def stream_rates(
     """Tokens per second of each active stream (of its current phase), in order.
 
     A *group* is what runs as one engine: all streams of a model when the device
-    batches, otherwise the model's streams in turn fill its copies, ``sequences`` each
+    batches, otherwise the model's streams spread over its copies in turn (the engine picks
+    the least busy), up to ``sequences`` each
     (one embedded llama.cpp context; one stream in instance mode). Groups running at
     once share the device: each step is ``1 + contention × (groups − 1)`` times longer
     (on a CPU at most ``cores`` groups run at once). Within a group, decoding streams
@@ -264,6 +269,8 @@ def _group_keys(streams: Sequence[StreamLoad]) -> list[object]:
     for s in streams:
         rank = seen.get(s.perf.name, 0)
         seen[s.perf.name] = rank + 1
-        per_copy = s.perf.sequences
-        keys.append(s.perf.name if per_copy is None else (s.perf.name, rank // per_copy))
+        # The engine hands each request to its least busy copy: streams spread in turn.
+        batched = (s.perf.sequences or 1) > 1
+        copy = rank % max(1, s.perf.copies) if batched else rank
+        keys.append(s.perf.name if s.perf.sequences is None else (s.perf.name, copy))
     return keys

@@ -80,3 +80,28 @@ def test_check_runs_both_sides_and_replays_measured_lengths():
         assert o.failures == 0
         # The simulator replayed the fake's 7 tokens per task, not max_tokens.
         assert o.predicted_tps * o.predicted_s == pytest.approx(4 * 7)
+
+
+def test_repeatability_is_the_engine_against_itself():
+    from orchbench.calibrate._fidelity import ConfigOutcome, FidelityReport
+
+    outcomes = [ConfigOutcome(CheckConfig(n, 1, n), 10.0, 10.0, 1.0, 1.0) for n in (1, 2, 3)]
+    assert FidelityReport(outcomes).repeatability is None  # one repeat: nothing to compare
+    report = FidelityReport(outcomes, [[10.0, 11.0], [20.0, 20.0], [30.0, 27.0]])
+    mape, tau = report.repeatability
+    assert mape == pytest.approx(100 * (0.1 + 0.0 + 3 / 27) / 3)
+    assert tau == pytest.approx(1.0)
+
+
+def test_an_engine_that_batches_slots_is_checked_on_batched_settings_too():
+    from orchbench import load_profile
+
+    profile = load_profile("embedded")
+    plain = default_check_configs(profile)
+    batched = default_check_configs(profile, slots=True)
+    assert len(plain) == 7 and len(batched) == 8
+    assert all(c.num_parallel is None for c in plain)
+    shapes = {c.label for c in batched if c.num_parallel}
+    assert shapes == {"1×12 seq×2t, max 12", "2×6 seq×1t, max 12"}
+    applied = batched[-1].apply(profile)
+    assert all(m.num_parallel == 6 and m.concurrent_limit == 12 for m in applied.models.values())

@@ -115,3 +115,23 @@ def test_no_check_needs_force_and_fails_before_measuring(box, monkeypatch, capsy
 def test_a_simulated_engine_cannot_be_calibrated(capsys):
     assert main(["calibrate", "--backend", "sim"]) == 2
     assert "calibration measures a real engine" in capsys.readouterr().err
+
+
+def test_a_measured_batch_curve_is_printed_as_its_points():
+    shown = _calibrate._curve_text([[1, 1.0], [2, 1.0812], [12, 2.4]])
+    assert shown == "1: 1, 2: 1.08, 12: 2.4 (measured, batch: ratio)"
+
+
+def test_a_check_noisier_than_its_goals_says_the_machine_is_too_noisy():
+    report = _report([0.2, -0.1, 0.15, 0.0])
+    report.repeats = [[10.0, 12.5], [20.0, 17.0], [30.0, 36.0], [40.0, 40.5]]
+    floor = report.repeatability
+    assert floor is not None and floor[0] > 5.0
+    missed = _calibrate.missed_goals(report)
+    assert "too noisy now" in missed[-1] and "differ by" in missed[-1]
+
+
+def test_a_check_within_its_goals_needs_no_noise_note():
+    report = _report([0.02, -0.03, 0.04, 0.0])
+    report.repeats = [[10.0, 12.5], [20.0, 17.0], [30.0, 36.0], [40.0, 40.5]]
+    assert _calibrate.missed_goals(report) == []

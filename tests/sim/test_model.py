@@ -199,3 +199,17 @@ def test_instances_times_slots_make_separate_contexts():
     rates = stream_rates([StreamLoad(both, DECODE, 1)] * 12, CPU2, params)
     assert len(set(rates)) == 1  # two contexts of six, decoding alike
     assert sum(rates) > _cpu_total(_model("g", 0.25, 0.27, n_threads=1, concurrent_limit=2), 2)
+
+
+def test_streams_spread_over_batched_contexts_as_the_engine_places_them():
+    """Two requests on a model of 2 contexts x 6 sequences run one per context (the engine
+    picks the least busy context), not both in the first."""
+    params = default_device_params(CPU2, True)
+    model = _model("g", 0.25, 0.27, n_threads=1, concurrent_limit=12, num_parallel=6)
+    perf = PerfModel.build(CPU2, model, params)
+    assert perf.copies == 2 and perf.sequences == 6
+    two = stream_rates([StreamLoad(perf, DECODE, 1)] * 2, CPU2, params)
+    alone = stream_rates([StreamLoad(perf, DECODE, 1)], CPU2, params)
+    # Two contexts at once only contend; one context of two would pay the batch step.
+    contended = alone[0] / (1.0 + params.contention)
+    assert two[0] == pytest.approx(contended)
