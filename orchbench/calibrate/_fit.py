@@ -90,6 +90,17 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "batch_gamma": (0.3, 1.4),
 }
 """Where each device parameter is searched."""
+FLOORS = frozenset(
+    {
+        "thread_scaling",
+        "prefill_thread_scaling",
+        "contention",
+        "time_slicing_gain",
+        "oversubscription_penalty",
+    }
+)
+"""Parameters whose lower bound 0 means the effect is absent (a second thread gains
+nothing, instances do not slow each other): a fit that the data push there is kept."""
 HINTS: dict[str, str] = {
     "thread_scaling": "measure one stream alone at 1, 2 … cores threads",
     "prefill_thread_scaling": "measure one stream alone at 1, 2 … cores threads",
@@ -207,7 +218,9 @@ class _Fitter:
             ]
 
         start = [float(self.device.prefill_thread_scaling)]
-        result = fit_bounded(residuals, (name,), start, [BOUNDS[name]], HINTS, strict=self.strict)
+        result = fit_bounded(
+            residuals, (name,), start, [BOUNDS[name]], HINTS, strict=self.strict, floors=FLOORS
+        )
         self.device = self.device.model_copy(update=result.as_dict())
         return result
 
@@ -235,7 +248,9 @@ class _Fitter:
 
         start = [float(getattr(self.device, n)) for n in names]
         bounds = [BOUNDS[n] for n in names]
-        result = fit_bounded(residuals, names, start, bounds, HINTS, strict=self.strict)
+        result = fit_bounded(
+            residuals, names, start, bounds, HINTS, strict=self.strict, floors=FLOORS
+        )
         self.device = self.device.model_copy(update=result.as_dict())
         return result
 
@@ -308,6 +323,8 @@ def fit_calibration(
                 table[f"stderr.{name}"] = round(err, 6)
         if f.degenerate is not None:
             table[f"degenerate.{'+'.join(f.names)}"] = f.degenerate
+        for name in f.at_floor:
+            table[f"floor.{name}"] = "measured at its lower bound 0: the effect is absent"
     return Calibration(provenance=table, device=device, models=models)
 
 

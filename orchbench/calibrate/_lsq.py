@@ -10,13 +10,16 @@ A fit is refused (:class:`DegenerateFit`) when the data do not determine it: a p
 ends at one of its bounds (the optimum lies outside the range, or the data do not move
 it), or the Jacobian is singular or ill-conditioned (parameters trade off against each
 other, or one does not change the residuals at all). The message names the parameter and
-what to measure instead, from ``hints``.
+what to measure instead, from ``hints``. One exception: a parameter listed in ``floors``
+whose lower bound means "the effect is absent" (no contention between instances, no gain
+from a second thread) may end there when the data push it there — its residuals do move
+with it — and the fit says so in :attr:`ParamFit.at_floor` rather than refusing.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +48,8 @@ class ParamFit:
     degenerate: str | None = None
     """Why the fit does not determine its parameters, when it was kept anyway
     (``strict=False``, ``calibrate --force``); ``None`` for a sound fit."""
+    at_floor: tuple[str, ...] = ()
+    """Parameters the data pushed to their ``floors`` lower bound (the effect is absent)."""
 
     def as_dict(self) -> dict[str, float]:
         """``{name: value}``."""
@@ -59,6 +64,7 @@ def fit_bounded(
     hints: Mapping[str, str] | None = None,
     *,
     strict: bool = True,
+    floors: Collection[str] = (),
 ) -> ParamFit:
     """Fit ``names`` from ``start`` within ``bounds`` so that ``residuals`` are smallest.
 
@@ -82,8 +88,18 @@ def fit_bounded(
     n, p = jac.shape
     singular = np.linalg.svd(jac, compute_uv=False)
     condition = float(singular[0] / singular[-1]) if singular[-1] > 0 else math.inf
+    span = upper - lower
+    floored = tuple(
+        name
+        for i, name in enumerate(names)
+        if name in floors
+        and result.x[i] - lower[i] <= BOUND_TOLERANCE * span[i]
+        and float(np.linalg.norm(jac[:, i])) > 1e-8  # the residuals move with it
+    )
     try:
-        _refuse_degenerate(result, jac, condition, names, lower, upper, dict(hints or {}))
+        _refuse_degenerate(
+            result, jac, condition, names, (lower, upper), dict(hints or {}), floored
+        )
     except DegenerateFit as exc:
         if strict:
             raise
@@ -92,7 +108,7 @@ def fit_bounded(
         degenerate = None
     variance = float(2 * result.cost / (n - p)) if n > p else None
     stderr: tuple[float | None, ...] = (None,) * p
-    if variance is not None and degenerate is None:
+    if variance is not None and degenerate is None and condition < math.inf:
         covariance = np.linalg.inv(jac.T @ jac) * variance
         stderr = tuple(float(math.sqrt(max(c, 0.0))) for c in np.diag(covariance))
     return ParamFit(
@@ -103,6 +119,7 @@ def fit_bounded(
         residual_variance=variance,
         observations=n,
         degenerate=degenerate,
+        at_floor=floored,
     )
 
 
@@ -111,15 +128,19 @@ def _refuse_degenerate(
     jac: Any,
     condition: float,
     names: Sequence[str],
-    lower: Any,
-    upper: Any,
+    bounds: tuple[Any, Any],
     advice: Mapping[str, str],
+    floored: Collection[str] = (),
 ) -> None:
-    """Raise :class:`DegenerateFit` for a parameter at a bound or an ill-conditioned fit."""
+    """Raise :class:`DegenerateFit` for a parameter at a bound (but a ``floored`` one) or
+    an ill-conditioned fit."""
     import numpy as np
 
+    lower, upper = bounds
     span = upper - lower
     for i, name in enumerate(names):
+        if name in floored:
+            continue
         near_low = result.active_mask[i] < 0 or result.x[i] - lower[i] <= BOUND_TOLERANCE * span[i]
         near_high = result.active_mask[i] > 0 or upper[i] - result.x[i] <= BOUND_TOLERANCE * span[i]
         if near_low or near_high:
@@ -129,7 +150,7 @@ def _refuse_degenerate(
                 f"{upper[i]:g}): the measurements do not determine it; "
                 f"{advice.get(name, 'measure rounds that exercise it')}"
             )
-    if not math.isfinite(condition) or condition > MAX_CONDITION:
+    if (not math.isfinite(condition) or condition > MAX_CONDITION) and not floored:
         weakest = names[int(np.argmin(np.abs(jac).sum(axis=0)))]
         raise DegenerateFit(
             f"calibration: the fit of {', '.join(names)} is ill-conditioned (condition "

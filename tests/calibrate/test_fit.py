@@ -168,17 +168,32 @@ def test_each_fitted_parameter_carries_its_uncertainty():
         )
 
 
-def test_a_parameter_the_rounds_put_at_a_bound_refuses_the_fit():
+def test_a_parameter_the_rounds_put_at_its_upper_bound_refuses_the_fit():
     from orchbench.calibrate._lsq import DegenerateFit
 
     profile = _profile(CPU2, {"tiny": 0.25}, "embedded")
     device = default_device_params(CPU2, True).model_copy(
-        update={"thread_scaling": 0.7, "contention": 0.4, "time_slicing_gain": 0.0}
+        update={"thread_scaling": 0.7, "contention": 0.4, "time_slicing_gain": 4.0}
     )
     truth = {"tiny": ModelParams(decode_tps=60.0, prompt_tps=800.0, load_s=0.4)}
     observations = _synthetic(profile, "embedded", device, truth)
     with pytest.raises(DegenerateFit, match="more single-threaded instances than cores"):
         fit_calibration(CPU2, "embedded", dict(profile.models), observations)
+
+
+def test_an_effect_the_rounds_show_absent_is_kept_at_its_floor():
+    """No contention between instances (a quiet machine with spare memory bandwidth) is a
+    measurement, not a degenerate fit: kept at 0 and said so in the provenance."""
+    profile = _profile(CPU2, {"tiny": 0.25}, "embedded")
+    device = default_device_params(CPU2, True).model_copy(
+        update={"thread_scaling": 0.7, "contention": 0.0, "time_slicing_gain": 0.2}
+    )
+    truth = {"tiny": ModelParams(decode_tps=60.0, prompt_tps=800.0, load_s=0.4)}
+    observations = _synthetic(profile, "embedded", device, truth)
+    calibration = fit_calibration(CPU2, "embedded", dict(profile.models), observations)
+    assert calibration.device["contention"] == pytest.approx(0.0, abs=1e-3)
+    assert "effect is absent" in str(calibration.provenance["floor.contention"])
+    assert calibration.device["time_slicing_gain"] == pytest.approx(0.2, abs=0.01)
 
 
 def test_embedded_fit_measures_the_slot_batch_curve():

@@ -81,3 +81,25 @@ def test_a_degenerate_fit_is_kept_with_its_reason_when_not_strict() -> None:
     )
     assert fit.degenerate is not None and "b fitted at its bound 1" in fit.degenerate
     assert fit.values[1] == pytest.approx(1.0) and fit.stderr == (None, None)
+
+
+def test_a_floor_the_data_push_to_is_kept_and_named() -> None:
+    y = 2.0 * X  # the best "c" is below 0: the effect is absent
+    fit = fit_bounded(
+        lambda p: p[0] * X + p[1] * X**2 - y, ("a", "c"), (1.0, 1.0), ((0, 10), (0, 5)),
+        floors={"c"},
+    )  # fmt: skip
+    assert fit.values[1] == pytest.approx(0.0, abs=1e-4) and fit.at_floor == ("c",)
+    with pytest.raises(DegenerateFit, match="c fitted at its bound 0"):  # not a floor
+        fit_bounded(
+            lambda p: p[0] * X + p[1] * X**2 - y, ("a", "c"), (1.0, 1.0), ((0, 10), (0, 5))
+        )
+
+
+def test_a_floor_that_changes_nothing_is_still_refused() -> None:
+    y = 2.0 * X
+    with pytest.raises(DegenerateFit, match=r"c barely changes|c fitted at its bound"):
+        fit_bounded(
+            lambda p: p[0] * X - y + 0 * p[1], ("a", "c"), (1.0, 1.0), ((0, 10), (0, 5)),
+            floors={"c"},
+        )  # fmt: skip
