@@ -91,9 +91,7 @@ def test_a_floor_the_data_push_to_is_kept_and_named() -> None:
     )  # fmt: skip
     assert fit.values[1] == pytest.approx(0.0, abs=1e-4) and fit.at_floor == ("c",)
     with pytest.raises(DegenerateFit, match="c fitted at its bound 0"):  # not a floor
-        fit_bounded(
-            lambda p: p[0] * X + p[1] * X**2 - y, ("a", "c"), (1.0, 1.0), ((0, 10), (0, 5))
-        )
+        fit_bounded(lambda p: p[0] * X + p[1] * X**2 - y, ("a", "c"), (1.0, 1.0), ((0, 10), (0, 5)))
 
 
 def test_a_floor_that_changes_nothing_is_still_refused() -> None:
