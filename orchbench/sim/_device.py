@@ -304,6 +304,8 @@ class SimDevice:
                 if not stream.done.done():
                     stream.done.set_result(None)
                 finished = True
+        for s in self._active:
+            s.load.prompt_left = max(0.0, s.remaining[PREFILL])
         self._rates = stream_rates([s.load for s in self._active], self.hardware, self.params)
         if self._timer is not None:
             self._timer.cancel()

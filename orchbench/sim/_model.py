@@ -156,6 +156,13 @@ class StreamLoad:
     perf: PerfModel
     phase: int
     threads: int
+    prompt_left: float = 0.0
+    """Prompt tokens this stream has still to prefill (the device keeps it current)."""
+
+
+SLOT_BATCH_TOKENS = 128
+"""Tokens in one step of a batched context: the decoding sequences' next tokens, the
+rest of the room prompt chunks (the embedded engine's ``BATCH_TOKENS``)."""
 
 
 def batch_slowdown(batch: int, device: DeviceParams) -> float:
@@ -193,7 +200,8 @@ def cpu_speed_factor(
     Its threads get ``threads × cores / total_threads`` cores when the device is
     oversubscribed; more than one core helps as cores^thread_scaling, less than one
     slows linearly (time slicing). Beyond the cores a multi-threaded instance pays the
-    oversubscription penalty, while single-threaded ones gain from hiding each
+    oversubscription penalty (once: it does not grow with the excess), while single-threaded
+    ones gain from hiding each
     other's memory stalls (``time_slicing_gain``).
     """
     over = max(1.0, total_threads / hardware.cpu_cores)
@@ -201,7 +209,10 @@ def cpu_speed_factor(
     factor = cores**device.thread_scaling if cores >= 1.0 else cores
     if over > 1.0:
         if threads > 1:
-            factor /= 1.0 + device.oversubscription_penalty * (over - 1.0)
+            # Spin-waiting at each step's barrier: once the threads exceed the cores the
+            # loss is one time slice per step, however far beyond (measured: 3 x 2
+            # threads on 2 cores no slower than 2 x 2).
+            factor /= 1.0 + device.oversubscription_penalty * min(over - 1.0, 1.0)
         else:
             factor *= 1.0 + device.time_slicing_gain * (1.0 - 1.0 / over)
     return factor
@@ -229,17 +240,21 @@ def stream_rates(
     (one embedded llama.cpp context; one stream in instance mode). Groups running at
     once share the device: each step is ``1 + contention × (groups − 1)`` times longer
     (on a CPU at most ``cores`` groups run at once). Within a group, decoding streams
-    share a step (:func:`batch_slowdown`) and prompts share compute.
+    share a step (:func:`batch_slowdown`) and prompts share compute; in a batched
+    context the two share each step (:func:`_mixed_step`).
     """
     if not streams:
         return []
     keys = _group_keys(streams)
     decoding: dict[object, int] = {}
     prefilling: dict[object, int] = {}
+    pending: dict[object, float] = {}
     threads_of: dict[object, int] = {}
     for key, s in zip(keys, streams, strict=True):
         bucket = prefilling if s.phase == PREFILL else decoding
         bucket[key] = bucket.get(key, 0) + 1
+        if s.phase == PREFILL:
+            pending[key] = pending.get(key, 0.0) + s.prompt_left
         threads_of[key] = max(threads_of.get(key, 0), s.threads)
     groups = len(threads_of)
     cpu = hardware.kind == "cpu"
@@ -252,14 +267,33 @@ def stream_rates(
         speed = 1.0
         if cpu:
             speed = cpu_speed_factor(threads_of[key], total_threads, hardware, device)
-        if s.phase == PREFILL:
-            # Prompt processing is compute-bound: it scales with cores, not bandwidth.
-            cores = threads_of[key] / max(1.0, total_threads / hardware.cpu_cores) if cpu else 1
-            rate = s.perf.prompt_tps * prefill_speed_factor(cores, device) / prefilling[key]
+        # Prompt processing is compute-bound: it scales with cores, not bandwidth.
+        cores = threads_of[key] / max(1.0, total_threads / hardware.cpu_cores) if cpu else 1
+        prompt = s.perf.prompt_tps * prefill_speed_factor(cores, device)
+        decode_step = batch_slowdown(decoding.get(key, 0), device) / (s.perf.decode_tps * speed)
+        if (s.perf.sequences or 1) > 1 and key in decoding and key in prefilling:
+            chunk, step = _mixed_step(decoding[key], pending[key], decode_step, prompt)
+            rate = chunk / step / prefilling[key] if s.phase == PREFILL else 1.0 / step
+        elif s.phase == PREFILL:
+            rate = prompt / prefilling[key]
         else:
-            rate = s.perf.decode_tps * speed / batch_slowdown(decoding[key], device)
+            rate = 1.0 / decode_step
         rates.append(rate / contention)
     return rates
+
+
+def _mixed_step(
+    decoding: int, pending: float, decode_step: float, prompt_tps: float
+) -> tuple[float, float]:
+    """One step of a batched context that decodes and prefills at once: the prompt
+    tokens it takes (the room the decoding tokens leave, at most what is pending) and
+    its seconds — the decode step plus that chunk at the prompt rate.
+
+    >>> _mixed_step(8, 500.0, 0.05, 240.0)
+    (120.0, 0.55)
+    """
+    chunk = max(1.0, min(float(SLOT_BATCH_TOKENS - decoding), pending))
+    return chunk, decode_step + chunk / prompt_tps
 
 
 def _group_keys(streams: Sequence[StreamLoad]) -> list[object]:

@@ -95,8 +95,9 @@ class DeviceParams(_Strict):
     the device's throughput rises by gain·(1 − cores/threads) (FACTS: 3×1 and 4×1
     threads 95 tok/s against 2×1 86)."""
     oversubscription_penalty: float = Field(default=0.265, ge=0)
-    """CPU: a multi-threaded instance slows by 1 + penalty·(threads/cores − 1) when the
-    device's threads exceed its cores (spin-waiting threads; FACTS: 2×2 threads 68 tok/s)."""
+    """CPU: a multi-threaded instance slows by 1 + penalty·min(threads/cores − 1, 1) when
+    the device's threads exceed its cores (spin-waiting threads; FACTS: 2×2 threads 68
+    tok/s)."""
     load_gbs: float = Field(default=2.0, gt=0)
     """Disk read speed when loading a model (GB/s)."""
     load_overhead_s: float = Field(default=0.5, ge=0)

@@ -213,3 +213,33 @@ def test_streams_spread_over_batched_contexts_as_the_engine_places_them():
     # Two contexts at once only contend; one context of two would pay the batch step.
     contended = alone[0] / (1.0 + params.contention)
     assert two[0] == pytest.approx(contended)
+
+
+def test_a_batched_context_prefilling_slows_its_decoding_sequences():
+    """One llama_decode holds the decoding tokens and a prompt chunk: while a new prompt is
+    prefilled, the context's decoding sequences wait for that chunk too."""
+    params = default_device_params(CPU2, True)
+    model = _model("g", 0.25, 0.27, n_threads=2, concurrent_limit=4, num_parallel=4)
+    perf = PerfModel.build(CPU2, model, params)
+    decoding = [StreamLoad(perf, DECODE, 2)] * 3
+    alone = stream_rates(decoding, CPU2, params)[0]
+    joining = StreamLoad(perf, PREFILL, 2, prompt_left=300.0)
+    rates = stream_rates([*decoding, joining], CPU2, params)
+    assert rates[0] < alone * 0.5  # a 125-token chunk dwarfs three decode tokens
+    # The prompt advances one chunk (the room left by 3 decode tokens) per step.
+    assert rates[3] == pytest.approx((128 - 3) * rates[0])
+
+
+def test_oversubscription_costs_once_not_per_extra_thread():
+    params = default_device_params(CPU2, True)
+    perf = PerfModel.build(CPU2, _model("g", 0.25, 0.27), params)
+    two = sum(stream_rates([StreamLoad(perf, DECODE, 2)] * 2, CPU2, params))
+    three = sum(stream_rates([StreamLoad(perf, DECODE, 2)] * 3, CPU2, params))
+    assert three == pytest.approx(two)  # the cores are shared out; the penalty is the same
+
+
+def test_the_simulated_batch_step_holds_what_the_engines_does():
+    from orchbench.backends._batched import BATCH_TOKENS
+    from orchbench.sim._model import SLOT_BATCH_TOKENS
+
+    assert SLOT_BATCH_TOKENS == BATCH_TOKENS
