@@ -112,6 +112,26 @@ def missed_goals(report: FidelityReport) -> list[str]:
     return missed
 
 
+def check_provenance(
+    report: FidelityReport, suite: str, missed: list[str]
+) -> dict[str, str | int | float | bool]:
+    """What the check found, for the calibration file: its figures and whether it met
+    the goals (a file written off goal with --force says so)."""
+    found: dict[str, str | int | float | bool] = {
+        "check.suite": suite,
+        "check.configurations": len(report.outcomes),
+        "check.mape_percent": round(report.mape, 2),
+        "check.bias_percent": round(report.bias, 2),
+        "check.kendall_tau": round(report.kendall_tau, 3),
+        "check.goals_met": not missed,
+    }
+    floor = report.repeatability
+    if floor is not None:
+        found["check.engine_repeat_mape_percent"] = round(floor[0], 2)
+        found["check.engine_repeat_kendall_tau"] = round(floor[1], 3)
+    return found
+
+
 def _measure(
     profile: Profile, kind: str, host: str | None, max_tokens: int, err: Console, force: bool
 ) -> Calibration:
@@ -285,6 +305,7 @@ def register(app: typer.Typer) -> None:
             report = _check(loaded, kind, host, calibration, (suite, repeat), err)
             print_report(report, console)
             missed = missed_goals(report)
+            calibration.provenance.update(check_provenance(report, suite, missed))
         if missed and not force:
             err.print(
                 f"[red]not written:[/red] the check missed its goals ({'; '.join(missed)}); "

@@ -135,3 +135,12 @@ def test_a_check_within_its_goals_needs_no_noise_note():
     report = _report([0.02, -0.03, 0.04, 0.0])
     report.repeats = [[10.0, 12.5], [20.0, 17.0], [30.0, 36.0], [40.0, 40.5]]
     assert _calibrate.missed_goals(report) == []
+
+
+def test_the_check_goes_into_the_calibration_file():
+    report = _report([0.2, -0.1, 0.15, 0.0])
+    report.repeats = [[10.0, 12.5], [20.0, 17.0], [30.0, 36.0], [40.0, 40.5]]
+    found = _calibrate.check_provenance(report, "code-completion", ["makespan MAPE"])
+    assert found["check.goals_met"] is False and found["check.configurations"] == 4
+    assert found["check.mape_percent"] == pytest.approx(11.25)
+    assert "check.engine_repeat_mape_percent" in found
