@@ -216,7 +216,7 @@ def run(
     from orchbench.profiles import load_profile
 
     console, err = out_console(), err_console()
-    with _sigterm_raises():
+    with _signals_raise():
         try:
             if backend not in ("auto", *BACKEND_KINDS):
                 raise ConfigError(
@@ -266,22 +266,32 @@ def run(
 
 
 @contextlib.contextmanager
-def _sigterm_raises() -> Iterator[None]:
+def _signals_raise() -> Iterator[None]:
     """While inside, SIGTERM raises :class:`~orchbench.errors.Terminated` (a stop like Ctrl-C:
-    cleanup runs, the results folder is marked partial); the old handler comes back after."""
+    cleanup runs, the results folder is marked partial) and SIGINT raises KeyboardInterrupt
+    where the main thread is — not asyncio's default of cancelling the main task, which a
+    task that handles its own cancellation could absorb (seen once on a loaded machine: a
+    Ctrl-C the run went on through). The old handlers come back after."""
 
-    def _raise(signum: int, frame: object) -> None:
+    def _terminate(signum: int, frame: object) -> None:
         raise Terminated()
 
+    def _interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt()
+
     try:
-        previous = signal.signal(signal.SIGTERM, _raise)
-    except ValueError:  # not the main thread: leave SIGTERM alone
+        previous = {
+            signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate),
+            signal.SIGINT: signal.signal(signal.SIGINT, _interrupt),
+        }
+    except ValueError:  # not the main thread: leave the signals alone
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _exit_code(verdicts: list[tuple[list[str], list[str]]], err: Console) -> int:
