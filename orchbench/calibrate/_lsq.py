@@ -108,7 +108,7 @@ def fit_bounded(
         degenerate = None
     variance = float(2 * result.cost / (n - p)) if n > p else None
     stderr: tuple[float | None, ...] = (None,) * p
-    if variance is not None and degenerate is None and condition < math.inf:
+    if variance is not None and degenerate is None:
         covariance = np.linalg.inv(jac.T @ jac) * variance
         stderr = tuple(float(math.sqrt(max(c, 0.0))) for c in np.diag(covariance))
     return ParamFit(
@@ -150,7 +150,7 @@ def _refuse_degenerate(
                 f"{upper[i]:g}): the measurements do not determine it; "
                 f"{advice.get(name, 'measure rounds that exercise it')}"
             )
-    if (not math.isfinite(condition) or condition > MAX_CONDITION) and not floored:
+    if not math.isfinite(condition) or condition > MAX_CONDITION:
         weakest = names[int(np.argmin(np.abs(jac).sum(axis=0)))]
         raise DegenerateFit(
             f"calibration: the fit of {', '.join(names)} is ill-conditioned (condition "

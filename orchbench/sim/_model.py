@@ -269,17 +269,25 @@ def stream_rates(
             speed = cpu_speed_factor(threads_of[key], total_threads, hardware, device)
         # Prompt processing is compute-bound: it scales with cores, not bandwidth.
         cores = threads_of[key] / max(1.0, total_threads / hardware.cpu_cores) if cpu else 1
-        prompt = s.perf.prompt_tps * prefill_speed_factor(cores, device)
-        decode_step = batch_slowdown(decoding.get(key, 0), device) / (s.perf.decode_tps * speed)
         if (s.perf.sequences or 1) > 1 and key in decoding and key in prefilling:
-            chunk, step = _mixed_step(decoding[key], pending[key], decode_step, prompt)
+            chunk, step = _mixed_step(
+                decoding[key],
+                pending[key],
+                _decode_step(s.perf, decoding[key], speed, device),
+                s.perf.prompt_tps * prefill_speed_factor(cores, device),
+            )
             rate = chunk / step / prefilling[key] if s.phase == PREFILL else 1.0 / step
         elif s.phase == PREFILL:
-            rate = prompt / prefilling[key]
+            rate = s.perf.prompt_tps * prefill_speed_factor(cores, device) / prefilling[key]
         else:
-            rate = 1.0 / decode_step
+            rate = 1.0 / _decode_step(s.perf, decoding[key], speed, device)
         rates.append(rate / contention)
     return rates
+
+
+def _decode_step(perf: PerfModel, batch: int, speed: float, device: DeviceParams) -> float:
+    """Seconds of one decode step of ``batch`` sequences of ``perf`` at CPU ``speed``."""
+    return batch_slowdown(batch, device) / (perf.decode_tps * speed)
 
 
 def _mixed_step(

@@ -102,7 +102,8 @@ def test_cpu_fit_recovers_threads_contention_slicing_and_oversubscription():
     assert fitted.request_overhead_s == pytest.approx(0.003)
 
 
-def test_gpu_fit_recovers_batching_and_cross_model_contention():
+def _gpu_fit():
+    """The fit of a synthetic two-model Ollama GPU (batch 0.3 / 0.8, contention 0.7)."""
     profile = _profile(GPU, {"small": 4.1, "medium": 7.9}, "ollama")
     device = default_device_params(GPU, False).model_copy(
         update={"batch_alpha": 0.3, "batch_gamma": 0.8, "contention": 0.7}
@@ -112,7 +113,11 @@ def test_gpu_fit_recovers_batching_and_cross_model_contention():
         "medium": ModelParams(decode_tps=85.0, prompt_tps=3000.0, load_s=4.0),
     }
     observations = _synthetic(profile, "ollama", device, truth)
-    calibration = fit_calibration(GPU, "ollama", dict(profile.models), observations)
+    return fit_calibration(GPU, "ollama", dict(profile.models), observations)
+
+
+def test_gpu_fit_recovers_batching_and_cross_model_contention():
+    calibration = _gpu_fit()
     assert calibration.device["contention"] == pytest.approx(0.7, abs=0.01)
     # batch_gamma is searched on a 0.05 grid: the pair must reproduce the curve closely.
     fitted = default_device_params(GPU, False).model_copy(update=calibration.device)
@@ -150,16 +155,7 @@ def test_fit_published_recovers_efficiency_and_overhead():
 
 
 def test_each_fitted_parameter_carries_its_uncertainty():
-    profile = _profile(GPU, {"small": 4.1, "medium": 7.9}, "ollama")
-    device = default_device_params(GPU, False).model_copy(
-        update={"batch_alpha": 0.3, "batch_gamma": 0.8, "contention": 0.7}
-    )
-    truth = {
-        "small": ModelParams(decode_tps=140.0, prompt_tps=5000.0, load_s=2.0),
-        "medium": ModelParams(decode_tps=85.0, prompt_tps=3000.0, load_s=4.0),
-    }
-    observations = _synthetic(profile, "ollama", device, truth)
-    calibration = fit_calibration(GPU, "ollama", dict(profile.models), observations)
+    calibration = _gpu_fit()
     for name in ("batch_alpha", "batch_gamma"):
         err = calibration.provenance[f"stderr.{name}"]
         assert isinstance(err, float) and 0 <= err < 0.05
