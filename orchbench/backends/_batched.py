@@ -7,7 +7,9 @@ decoding sequence plus a chunk of each new prompt. A request joins at the next s
 leaves when it stops; its sequence's KV cells are freed (``llama_memory_seq_rm``) at
 once, so a cancelled or timed-out sequence disturbs no other.
 
-The loop runs in one worker thread per context (:class:`BatchedContext`); the asyncio side
+The loop runs in a worker thread of the context (:class:`BatchedContext`) while it has
+sequences; an idle context ends its thread and the next sequence starts another, so an
+idle context keeps no OpenMP team (:mod:`orchbench.backends._fresh`). The asyncio side
 hands it :class:`~orchbench.backends._batched_seq.Sequence` objects through a thread-safe
 queue and waits on each one's ``concurrent.futures.Future``. Timings are measured per
 sequence: ``queue_s`` waiting for a free sequence, ``load_s`` the context build it waited
@@ -21,6 +23,7 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,9 +62,17 @@ class BatchedContext:
         self.loaded = threading.Event()
         self.load_s = 0.0
         self._load_window: tuple[float, float] | None = None
-        self._thread = threading.Thread(target=self._run, name=f"orchbench-batch-{name}")
-        self._thread.daemon = True
-        self._thread.start()
+        self._waiting: deque[Sequence] = deque()
+        self._active: dict[int, Sequence] = {}
+        self._retiring = False
+        self._closed = threading.Event()
+        self._serving = True  # the first worker loads the context, then serves
+        self._start(self._open_and_serve)
+
+    def _start(self, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=f"orchbench-batch-{self.name}")
+        thread.daemon = True
+        thread.start()
 
     # -- any thread ----------------------------------------------------------------------
 
@@ -79,6 +90,7 @@ class BatchedContext:
                 return
             self._load += 1
             self._inbox.put(seq)
+            self._wake_locked()
         seq.future.add_done_callback(self._finished)
 
     @property
@@ -89,15 +101,23 @@ class BatchedContext:
 
     def retire(self) -> None:
         """Finish the sequences in flight, refuse new ones, then free the context."""
-        self._inbox.put(None)
+        with self._lock:
+            self._inbox.put(None)
+            self._wake_locked()
 
     def join(self, timeout: float | None = None) -> None:
-        """Wait for the worker thread to end (after :meth:`retire`)."""
-        self._thread.join(timeout)
+        """Wait until the context is freed (after :meth:`retire`)."""
+        self._closed.wait(timeout)
 
     def is_alive(self) -> bool:
-        """Whether the worker thread still runs."""
-        return self._thread.is_alive()
+        """Whether the context still holds its memory (not yet freed)."""
+        return not self._closed.is_set()
+
+    def _wake_locked(self) -> None:
+        """Start a worker for what was just queued, unless one is serving."""
+        if not self._serving and not self._closed.is_set():
+            self._serving = True
+            self._start(self._serve)
 
     def _finished(self, _future: object) -> None:
         with self._lock:
@@ -105,29 +125,54 @@ class BatchedContext:
 
     # -- the worker thread -----------------------------------------------------------------
 
-    def _run(self) -> None:
-        waiting: deque[Sequence] = deque()
-        active: dict[int, Sequence] = {}
-        error: BackendError = BackendUnavailable("this embedded backend is closed")
+    def _open_and_serve(self) -> None:
         try:
             self._open()
         except Exception as exc:  # a model that does not load fails the requests on it
             error = BackendError(f"llama.cpp failed to load model {self.name!r}: {exc}")
             self.loaded.set()
-            self._stop(waiting, active, error)
+            self._stop(self._waiting, self._active, error)
+            self._closed.set()
             return
         self.loaded.set()
-        retiring = False
+        self._serve()
+
+    def _serve(self) -> None:
+        """Decode until nothing is left to do, then end this thread (with its OpenMP team:
+        see :mod:`orchbench.backends._fresh`); the next :meth:`submit` starts another.
+        After :meth:`retire`, free the context instead."""
+        waiting, active = self._waiting, self._active
+        error: BackendError = BackendUnavailable("this embedded backend is closed")
         try:
-            while not (retiring and not active and not waiting):
-                retiring = self._take(waiting, block=not active and not waiting) or retiring
+            while not (self._retiring and not active and not waiting):
+                self._retiring = self._take(waiting, block=False) or self._retiring
                 self._drop_cancelled(waiting, active)
                 self._admit(waiting, active)
                 if active:
                     self._step(active)
-        finally:
+                elif not waiting and not self._retiring and self._idle():
+                    return
+        except BaseException:
+            self._free(waiting, active, error)
+            raise
+        self._free(waiting, active, error)
+
+    def _idle(self) -> bool:
+        """True (and this worker is done) when nothing new has been queued."""
+        with self._lock:
+            if self._inbox.empty():
+                self._serving = False
+                return True
+            return False
+
+    def _free(
+        self, waiting: deque[Sequence], active: dict[int, Sequence], error: BackendError
+    ) -> None:
+        try:
             self._stop(waiting, active, error)
             self._close()
+        finally:
+            self._closed.set()
 
     def _stop(
         self, waiting: deque[Sequence], active: dict[int, Sequence], error: BackendError

@@ -2,8 +2,10 @@
 
 A model's ``concurrent_limit`` is its number of ``llama_cpp.Llama`` instances, each with
 ``n_threads`` threads and an ``n_ctx`` context; each instance serves one request at a
-time. Generation runs in this backend's own thread pool, off the event loop; llama.cpp
-releases the GIL inside its C calls, so two instances really decode at once.
+time. Each generation runs on a thread of its own, off the event loop, that ends with it
+(a pooled thread would keep its OpenMP team and slow every multi-threaded instance down:
+:mod:`orchbench.backends._fresh`); llama.cpp releases the GIL inside its C calls, so two
+instances really decode at once.
 
 Measured, not estimated (seconds from the call to ``generate``):
 
@@ -32,7 +34,6 @@ import os
 import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -41,6 +42,7 @@ from orchbench.backends._batched_pool import BatchedPool
 from orchbench.backends._batched_seq import new_sequence
 from orchbench.backends._bundled import BUNDLED, BUNDLED_MODELS, bundled_model, is_bundled, locate
 from orchbench.backends._bundled import is_installed as _bundled_installed
+from orchbench.backends._fresh import FreshThreads
 from orchbench.backends._llama_complete import complete as _complete
 from orchbench.backends._llama_log import route_llama_logs
 from orchbench.backends._llama_pool import InstanceKey, LlamaPool
@@ -49,7 +51,6 @@ from orchbench.engine import GenerateRequest, GenerateResult
 from orchbench.errors import BackendError, BackendTimeout, BackendUnavailable, ModelNotFound
 
 INSTALL_HINT = "the embedded engine needs llama-cpp-python: pip install 'orchbench[embedded]'"
-_MAX_WORKERS = 64  # ModelConfig.concurrent_limit is at most 64
 
 
 def require_llama_cpp() -> None:
@@ -102,7 +103,8 @@ class EmbeddedBackend:
         self._models = models if models is not None else {}
         self._pools: dict[str, LlamaPool] = {}
         self._batched: dict[str, BatchedPool] = {}
-        self._executor = ThreadPoolExecutor(_MAX_WORKERS, thread_name_prefix="orchbench-llama")
+        # A thread per generation, not a pool: see orchbench.backends._fresh (OpenMP teams).
+        self._executor = FreshThreads("orchbench-llama")
         self._bundled_paths: dict[str, Path] = {}
         self._bundled_lock = threading.Lock()
         self._log_callback = route_llama_logs()
