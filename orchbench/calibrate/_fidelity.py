@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -87,13 +88,18 @@ class FidelityReport:
 
     @property
     def repeatability(self) -> tuple[float, float] | None:
-        """The real engine against itself: MAPE (percent) and Kendall τ between its first
-        two repeats of every configuration — the noise floor no simulator can beat, since
-        a ranking the engine does not reproduce cannot be predicted. None with one repeat."""
-        pairs = [r[:2] for r in self.repeats if len(r) >= 2]
-        if len(pairs) < 2 or len(pairs) != len(self.outcomes):
+        """The real engine against itself: MAPE (percent) and Kendall τ between the
+        median makespans of its odd and its even repeats of every configuration (with
+        two repeats, the first against the second) — the noise floor no simulator can
+        beat, since a ranking the engine does not reproduce cannot be predicted. None
+        with one repeat."""
+        if len(self.outcomes) < 2 or len(self.repeats) != len(self.outcomes):
             return None
-        first, second = [a for a, _ in pairs], [b for _, b in pairs]
+        if any(len(r) < 2 for r in self.repeats):
+            return None
+        first = [statistics.median(r[0::2]) for r in self.repeats]
+        second = [statistics.median(r[1::2]) for r in self.repeats]
+        pairs = list(zip(first, second, strict=True))
         mape = 100.0 * sum(abs(a - b) / min(a, b) for a, b in pairs) / len(pairs)
         return mape, kendall_tau(first, second)
 
@@ -191,6 +197,15 @@ def _unjudged(*args: object, **kwargs: object) -> float:
     return 1.0
 
 
+def _median_run(
+    runs: Sequence[tuple[float, list[TaskResult]]],
+) -> tuple[float, list[TaskResult]]:
+    """The median makespan of ``runs`` and the results of the run nearest it."""
+    median = statistics.median(wall for wall, _ in runs)
+    nearest = min(runs, key=lambda run: abs(run[0] - median))
+    return median, nearest[1]
+
+
 def check_fidelity(
     profile: Profile,
     real_backend: Callable[[], Backend],
@@ -198,15 +213,17 @@ def check_fidelity(
     calibration: Calibration | None,
     configs: Sequence[CheckConfig] | None = None,
     *,
-    repeats: int = 2,
+    repeats: int = 5,
     progress: Callable[[str], None] | None = None,
     slots: bool = False,
 ) -> FidelityReport:
     """Run ``tasks`` under each config on a real engine, then on the simulator; compare.
 
     The real side runs every config ``repeats`` times, interleaved (all configs, then
-    all again), and keeps each config's fastest run: other processes on a shared
-    machine only ever slow a run down. ``real_backend`` builds the engine (called
+    all again), and keeps each config's median makespan (and the results of the run
+    nearest it, for the simulator's trace): on a virtual machine a run is as often
+    faster than usual as slower, and the fit compares medians too
+    (:func:`~orchbench.calibrate._fit.typical`). ``real_backend`` builds the engine (called
     once; closed at the end). Synchronous: the real runs use ``asyncio.run`` and the
     simulated ones the virtual clock.
     """
@@ -216,7 +233,7 @@ def check_fidelity(
 
     async def measure_all() -> list[tuple[float, list[TaskResult]]]:
         backend = real_backend()
-        best: list[tuple[float, list[TaskResult]] | None] = [None] * len(configs)
+        runs: list[list[tuple[float, list[TaskResult]]]] = [[] for _ in configs]
         try:
             total = repeats * len(configs)
             for repeat in range(repeats):
@@ -226,10 +243,8 @@ def check_fidelity(
                         progress(f"check configuration {n} of {total}: {config.label}")
                     run = await run_config(config.apply(profile), backend, tasks)
                     walls[i].append(run[0])
-                    current = best[i]
-                    if current is None or run[0] < current[0]:
-                        best[i] = run
-            return [run for run in best if run is not None]
+                    runs[i].append(run)
+            return [_median_run(r) for r in runs]
         finally:
             await backend.close()
 

@@ -24,8 +24,8 @@ Each fit minimises the log errors with bounded least squares
 each parameter's standard error (``ParamFit.stderr``, written as ``stderr.<name>`` in the
 calibration's provenance); a parameter the rounds do not determine (at a bound, or an
 ill-conditioned Jacobian) refuses the whole fit with what to measure instead
-(:class:`~orchbench.calibrate._lsq.DegenerateFit`). Where a round was repeated, its best
-repeat counts: on a shared machine other processes only ever slow a measurement down.
+(:class:`~orchbench.calibrate._lsq.DegenerateFit`). Where a round was repeated, its
+repeats count by their median (:func:`typical`).
 """
 
 from __future__ import annotations
@@ -113,6 +113,20 @@ HINTS: dict[str, str] = {
 """What to measure when a parameter cannot be fitted (the DegenerateFit message)."""
 
 
+def typical(values: Sequence[float]) -> float:
+    """What repeats of one measurement are reduced to: their median.
+
+    Not the best: on a virtual machine a round is as often faster than usual as slower
+    (the host's other guests, the cores it is given), and the best of many short rounds
+    is a lucky one, which made every prediction optimistic. The fidelity check compares
+    medians too.
+
+    >>> typical([30.0, 38.0, 31.0])
+    31.0
+    """
+    return statistics.median(values)
+
+
 def _model_params(observations: Sequence[Observation], name: str, ttft_prompt: bool) -> ModelParams:
     """Single-stream values of one model from its one-thread solo rounds."""
     solo = [o for o in observations if o.round.models == (name,) and o.round.copies == 1]
@@ -120,8 +134,7 @@ def _model_params(observations: Sequence[Observation], name: str, ttft_prompt: b
         o for o in solo if o.timings
     ]
     timings = [t for o in one_thread for t in o.timings]
-    # Best of the repeats: other processes on the machine only ever slow a round down.
-    decode = max([t.decode_rate for t in timings if t.decode_rate] or [1.0])
+    decode = typical([t.decode_rate for t in timings if t.decode_rate] or [1.0])
     prompt_rates = [r for t in timings if (r := prompt_rate(t, ttft_prompt, decode))]
     ratios = [
         min(1.0, t.completion_tokens / o.round.max_tokens)
@@ -141,7 +154,7 @@ def _model_params(observations: Sequence[Observation], name: str, ttft_prompt: b
     loads = [o.load_s for o in observations if o.round.models == (name,) and o.load_s]
     return ModelParams(
         decode_tps=decode,
-        prompt_tps=max(prompt_rates) if prompt_rates else None,
+        prompt_tps=typical(prompt_rates) if prompt_rates else None,
         load_s=min(loads) if loads else None,
         completion_ratio=max(0.01, statistics.fmean(ratios)) if ratios else 1.0,
         request_overhead_s=statistics.median(overheads) if overheads else 0.0,
@@ -193,17 +206,17 @@ class _Fitter:
 
     def fit_prefill(self, rounds: list[Observation], ttft_prompt: bool) -> ParamFit | None:
         """``prefill_thread_scaling`` from one stream's prompt rate at several thread
-        counts, relative to the model's one-thread ``prompt_tps`` (best repeat each)."""
-        best: dict[tuple[str, int], float] = {}
+        counts, relative to the model's one-thread ``prompt_tps`` (median of the repeats)."""
+        best: dict[tuple[str, int], list[float]] = {}
         for o in rounds:
             rates = [prompt_rate(t, ttft_prompt, t.decode_rate) for t in o.timings]
             found = [r for r in rates if r]
             key = (o.round.models[0], o.round.threads)
             if found:
-                best[key] = max(best.get(key, 0.0), *found)
+                best.setdefault(key, []).extend(found)
         targets = [
-            (threads, rate, base)
-            for (name, threads), rate in best.items()
+            (threads, typical(rates), base)
+            for (name, threads), rates in best.items()
             if threads > 1 and (base := self.models[name].prompt_tps)
         ]
         if not targets:
@@ -227,8 +240,7 @@ class _Fitter:
     def fit(self, names: tuple[str, ...], rounds: list[Observation]) -> ParamFit | None:
         """Fit device parameter(s) ``names`` to ``rounds`` by bounded least squares.
 
-        Repeats of a round are reduced to their best rate: a disturbed measurement
-        (another process on the cores) is only ever slower, never faster.
+        Repeats of a round are reduced to their median rate (:func:`typical`).
         """
         groups: dict[tuple[tuple[str, ...], int, int], list[float]] = {}
         examples: dict[tuple[tuple[str, ...], int, int], Round] = {}
@@ -240,7 +252,7 @@ class _Fitter:
                 examples[key] = o.round
         if not groups:
             return None
-        targets = [(examples[k], max(v)) for k, v in groups.items()]
+        targets = [(examples[k], typical(v)) for k, v in groups.items()]
 
         def residuals(values: Sequence[float]) -> list[float]:
             device = self.device.model_copy(update=dict(zip(names, values, strict=True)))
@@ -316,6 +328,9 @@ def fit_calibration(
     curve = slot_batch_curve(observations)
     if curve:
         device["batch_curve"] = curve
+    one = slot_batch_curve(observations, threads=1)
+    if one and one != curve:
+        device["batch_curve_one_thread"] = one
     table = dict(provenance or {})
     for f in done:
         for name, err in zip(f.names, f.stderr, strict=True):
@@ -356,15 +371,21 @@ def fit_published(
     }
 
 
-def slot_batch_curve(observations: Sequence[Observation]) -> list[list[float]] | None:
+def slot_batch_curve(
+    observations: Sequence[Observation], threads: int | None = None
+) -> list[list[float]] | None:
     """``[[b, ratio], ...]``: the aggregate decode of one batched context of b sequences
     (b × the per-sequence rate) relative to one sequence alone at the same threads,
-    from the rounds with ``slots > 1`` (best repeat each); None without such rounds.
+    from the rounds with ``slots > 1`` (the typical repeat each) at ``threads`` (None:
+    the most threads measured); None without such rounds.
     """
     batched = [o for o in observations if o.round.slots > 1 and o.timings]
+    if threads is not None:
+        batched = [o for o in batched if o.round.threads == threads]
     if not batched:
         return None
-    model, threads = batched[0].round.models[0], batched[0].round.threads
+    top = max(batched, key=lambda o: o.round.threads).round
+    model, threads = top.models[0], top.threads
     alone = [
         rate
         for o in observations
@@ -373,9 +394,10 @@ def slot_batch_curve(observations: Sequence[Observation]) -> list[list[float]] |
     ]
     if not alone:
         return None
-    best: dict[int, float] = {}
+    best: dict[int, list[float]] = {}
     for o in batched:
         if o.round.models == (model,) and o.round.threads == threads and (rate := o.decode_rate()):
-            best[o.round.slots] = max(best.get(o.round.slots, 0.0), rate * o.round.slots)
-    points = [[1, 1.0]] + [[b, round(a / max(alone), 4)] for b, a in sorted(best.items())]
+            best.setdefault(o.round.slots, []).append(rate * o.round.slots)
+    base = typical(alone)
+    points = [[1, 1.0]] + [[b, round(typical(a) / base, 4)] for b, a in sorted(best.items())]
     return points if len(points) > 1 else None

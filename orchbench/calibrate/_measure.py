@@ -10,6 +10,7 @@ engine can be calibrated; :func:`~orchbench.calibrate._fit.fit_calibration` does
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import itertools
 import os
@@ -44,6 +45,7 @@ CALIBRATION_PROMPT = (
 MAX_THREADS_MEASURED = 4
 MAX_COPIES_MEASURED = 4
 SLOT_BATCHES = (2, 4, 8, 12)
+WARM_TOKENS = 4
 """Batch sizes measured for an engine that batches slots (one context, all cores)."""
 
 
@@ -66,7 +68,7 @@ def measurement_plan(
                 plan.append(
                     Round(f"{name}: 1 stream × {threads} threads", (name,), 1, threads, max_tokens)
                 )
-        top = min(cores + 1, MAX_COPIES_MEASURED) if instances else MAX_COPIES_MEASURED
+        top = min(2 * cores, MAX_COPIES_MEASURED) if instances else MAX_COPIES_MEASURED
         for copies in range(2, top + 1):
             what = "instances" if instances else "requests batched"
             plan.append(Round(f"{name}: {copies} {what}", (name,), copies, 1, max_tokens))
@@ -96,7 +98,8 @@ def calibration_prompt(number: int) -> str:
 
 def _slot_rounds(profile: Profile, max_tokens: int) -> list[Round]:
     """One context of b sequences (``num_parallel = b``) on all cores, for the largest
-    model: the batch curve the simulator uses for batched slots."""
+    model: the batch curve the simulator uses for batched slots; on a CPU of several
+    cores the same on one thread too."""
     name = max(profile.models, key=lambda n: profile.models[n].size_gb or 0.0)
     threads = min(profile.hardware.cpu_cores, MAX_THREADS_MEASURED)
     # On a CPU the plan already has one stream at these threads; elsewhere measure it.
@@ -106,10 +109,16 @@ def _slot_rounds(profile: Profile, max_tokens: int) -> list[Round]:
         if cpu
         else [Round(f"{name}: 1 stream × {threads} threads", (name,), 1, threads, max_tokens)]
     )
-    return solo + [
+    rounds = solo + [
         Round(f"{name}: {b} sequences in one context", (name,), b, threads, max_tokens, b)
         for b in SLOT_BATCHES
     ]
+    if cpu and threads > 1:  # a context of one thread batches differently
+        rounds += [
+            Round(f"{name}: {b} sequences in one context × 1 thread", (name,), b, 1, max_tokens, b)
+            for b in SLOT_BATCHES
+        ]
+    return rounds
 
 
 def _config(model: ModelConfig, round_: Round) -> ModelConfig:
@@ -168,6 +177,13 @@ async def measure(
             for name in round_.models
             for _ in range(round_.copies)
         ]
+        # Untimed first: a copy's first generation pays for what the next ones find ready
+        # (its weights mapped in, its buffers allocated).
+        warm = [
+            dataclasses.replace(r, prompt=calibration_prompt(next(numbers)), max_tokens=WARM_TOKENS)
+            for r in requests
+        ]
+        await asyncio.gather(*(backend.generate(r) for r in warm))
         outcomes = await asyncio.gather(*(_timed(backend, r) for r in requests))
         for wall, result in outcomes:
             observation.timings.append(result.timings)

@@ -165,16 +165,20 @@ SLOT_BATCH_TOKENS = 128
 rest of the room prompt chunks (the embedded engine's ``BATCH_TOKENS``)."""
 
 
-def batch_slowdown(batch: int, device: DeviceParams) -> float:
+def batch_slowdown(batch: int, device: DeviceParams, threads: int = 0) -> float:
     """How much longer a decode step of ``batch`` streams takes than a step of one.
 
     With a ``batch_curve`` (aggregate speedup by batch size, FACTS.md on a GPU) the
     aggregate is interpolated linearly between its points and follows the last
     segment's power law beyond them; otherwise ``1 + batch_alpha·(b−1)^batch_gamma``.
+    A context of one CPU thread (``threads == 1``) follows ``batch_curve_one_thread``
+    where it was measured.
     """
     if batch <= 1:
         return 1.0
     curve = device.batch_curve
+    if threads == 1 and device.batch_curve_one_thread:
+        curve = device.batch_curve_one_thread
     if not curve:
         return 1.0 + device.batch_alpha * (batch - 1) ** device.batch_gamma
     return batch / _curve_speedup(curve, batch)
@@ -273,21 +277,23 @@ def stream_rates(
             chunk, step = _mixed_step(
                 decoding[key],
                 pending[key],
-                _decode_step(s.perf, decoding[key], speed, device),
+                _decode_step(s.perf, decoding[key], speed, device, threads_of[key]),
                 s.perf.prompt_tps * prefill_speed_factor(cores, device),
             )
             rate = chunk / step / prefilling[key] if s.phase == PREFILL else 1.0 / step
         elif s.phase == PREFILL:
             rate = s.perf.prompt_tps * prefill_speed_factor(cores, device) / prefilling[key]
         else:
-            rate = 1.0 / _decode_step(s.perf, decoding[key], speed, device)
+            rate = 1.0 / _decode_step(s.perf, decoding[key], speed, device, threads_of[key])
         rates.append(rate / contention)
     return rates
 
 
-def _decode_step(perf: PerfModel, batch: int, speed: float, device: DeviceParams) -> float:
+def _decode_step(
+    perf: PerfModel, batch: int, speed: float, device: DeviceParams, threads: int
+) -> float:
     """Seconds of one decode step of ``batch`` sequences of ``perf`` at CPU ``speed``."""
-    return batch_slowdown(batch, device) / (perf.decode_tps * speed)
+    return batch_slowdown(batch, device, threads) / (perf.decode_tps * speed)
 
 
 def _mixed_step(

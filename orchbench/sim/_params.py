@@ -80,6 +80,10 @@ class DeviceParams(_Strict):
     (interpolated between points, a power law beyond the last). ``SimBackend`` uses
     :data:`GPU_BATCH_CURVE` for an Ollama profile on a GPU unless its calibration fits
     the batching; a CPU device defaults to :data:`CPU_BATCH_CURVE`."""
+    batch_curve_one_thread: tuple[tuple[int, float], ...] | None = None
+    """CPU: the same curve for a context decoding on one thread (a context of one thread
+    is more compute-bound, so batching gains less); None: ``batch_curve`` for every
+    context."""
     contention: float = Field(default=0.9, ge=0)
     """Extra step time per additional model instance decoding at once on the device
     (shared memory bandwidth; 1.0 is pure time slicing, 0 is free overlap)."""

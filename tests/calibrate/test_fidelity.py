@@ -91,6 +91,32 @@ def test_repeatability_is_the_engine_against_itself():
     mape, tau = report.repeatability
     assert mape == pytest.approx(100 * (0.1 + 0.0 + 3 / 27) / 3)
     assert tau == pytest.approx(1.0)
+    # More repeats: the median of the odd runs against the median of the even ones.
+    five = FidelityReport(outcomes, [[10, 14, 11, 10, 10], [20] * 5, [30, 27, 33, 30, 31]])
+    mape, _ = five.repeatability
+    assert mape == pytest.approx(100 * (0.2 + 0.0 + 1 / 30) / 3)
+
+
+def test_the_check_keeps_each_configurations_median_run():
+    profile = load_profile("embedded")
+    tasks = [TaskSpec(TaskType.CODING, f"def f{i}(x):\n", max_tokens=8) for i in range(2)]
+    latencies = iter([0.05, 0.01, 0.02] * 10)
+
+    class Drifting(FakeBackend):
+        async def generate(self, request):  # noqa: ANN001, ANN201 - a stand-in for the test
+            self.latency = next(latencies)
+            return await super().generate(request)
+
+    report = check_fidelity(
+        profile,
+        lambda: Drifting(latency=0.01),
+        tasks,
+        Calibration(),
+        [CheckConfig(1, 1, 1)],
+        repeats=3,
+    )
+    walls = report.repeats[0]
+    assert report.outcomes[0].measured_s == pytest.approx(sorted(walls)[1])
 
 
 def test_an_engine_that_batches_slots_is_checked_on_batched_settings_too():

@@ -211,6 +211,40 @@ def test_embedded_fit_measures_the_slot_batch_curve():
         assert fitted[batch] == pytest.approx(ratio, rel=0.01)
 
 
+def test_a_context_of_one_thread_gets_its_own_batch_curve():
+    profile = _profile(CPU2, {"small": 0.1, "big": 0.25}, "embedded")
+    curve = ((1, 1.0), (2, 1.1), (4, 1.5), (8, 2.0), (12, 2.4))
+    flatter = ((1, 1.0), (2, 1.05), (4, 1.2), (8, 1.5), (12, 1.6))
+    plan = measurement_plan(profile, "embedded")
+    assert {r.threads for r in plan if r.slots > 1} == {1, 2}
+    device = default_device_params(CPU2, True).model_copy(
+        update={"batch_curve": curve, "batch_curve_one_thread": flatter}
+    )
+    truth = {
+        "small": ModelParams(decode_tps=90.0, prompt_tps=900.0, load_s=0.2),
+        "big": ModelParams(decode_tps=60.0, prompt_tps=800.0, load_s=0.4),
+    }
+    observations = _synthetic(profile, "embedded", device, truth)
+    calibration = fit_calibration(CPU2, "embedded", dict(profile.models), observations)
+    fitted, one = (dict(calibration.device[k]) for k in ("batch_curve", "batch_curve_one_thread"))
+    for (batch, ratio), (_, flat) in zip(curve, flatter, strict=True):
+        assert fitted[batch] == pytest.approx(ratio, rel=0.01)
+        assert one[batch] == pytest.approx(flat, rel=0.01)
+
+
+def test_repeats_count_by_their_median_not_their_best():
+    profile = _profile(CPU2, {"tiny": 0.25}, "embedded")
+    device = default_device_params(CPU2, True)
+    truth = {"tiny": ModelParams(decode_tps=50.0, prompt_tps=500.0, load_s=0.2)}
+    observations = _synthetic(profile, "embedded", device, truth)
+    solo = [o for o in observations if o.round.copies == 1 and o.round.threads == 1][:3]
+    for observation, factor in zip(solo, (1.4, 1.0, 0.9), strict=True):  # one lucky repeat
+        for t in observation.timings:
+            t.completion_s = t.completion_s / factor
+    calibration = fit_calibration(CPU2, "embedded", dict(profile.models), observations)
+    assert calibration.models["tiny"].decode_tps == pytest.approx(50.0, rel=1e-6)
+
+
 def test_an_engine_without_slots_gets_no_batch_rounds():
     profile = _profile(CPU2, {"tiny": 0.25}, "sim")
     assert all(r.slots == 1 for r in measurement_plan(profile, "sim"))

@@ -243,3 +243,13 @@ def test_the_simulated_batch_step_holds_what_the_engines_does():
     from orchbench.sim._model import SLOT_BATCH_TOKENS
 
     assert SLOT_BATCH_TOKENS == BATCH_TOKENS
+
+
+def test_a_one_thread_context_follows_its_own_batch_curve():
+    from orchbench.sim._params import DeviceParams
+
+    curve, flatter = ((1, 1.0), (4, 2.0)), ((1, 1.0), (4, 1.6))
+    device = DeviceParams(batch_curve=curve, batch_curve_one_thread=flatter)
+    assert batch_slowdown(4, device, threads=2) == pytest.approx(4 / 2.0)
+    assert batch_slowdown(4, device, threads=1) == pytest.approx(4 / 1.6)
+    assert batch_slowdown(4, DeviceParams(batch_curve=curve), threads=1) == pytest.approx(2.0)
