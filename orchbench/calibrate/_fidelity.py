@@ -206,6 +206,86 @@ def _median_run(
     return median, nearest[1]
 
 
+class CheckRuns:
+    """The real side of a check: every config's measured runs, one pass at a time.
+
+    A pass runs every config once; :func:`orchbench.calibrate.calibrate` runs one pass
+    after each repeat of its own plan, so the fit's rounds and the check's runs see the
+    machine in the same states (a VM whose speed drifts over minutes would otherwise
+    bias every prediction the same way).
+    """
+
+    def __init__(
+        self,
+        profile: Profile,
+        tasks: Sequence[TaskSpec],
+        configs: Sequence[CheckConfig],
+        *,
+        passes: int,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.profile, self.tasks, self.configs = profile, list(tasks), list(configs)
+        self.passes, self.progress = passes, progress
+        self.runs: list[list[tuple[float, list[TaskResult]]]] = [[] for _ in self.configs]
+        self._done = 0
+
+    @property
+    def left(self) -> int:
+        """Passes still to run."""
+        return self.passes - self._done
+
+    async def measure_pass(self, backend: Backend) -> None:
+        """Run every config once on ``backend`` (a real engine); nothing once all
+        ``passes`` have run."""
+        if not self.left:
+            return
+        total = self.passes * len(self.configs)
+        for i, config in enumerate(self.configs):
+            if self.progress:
+                n = self._done * len(self.configs) + i + 1
+                self.progress(f"check configuration {n} of {total}: {config.label}")
+            run = await run_config(config.apply(self.profile), backend, self.tasks)
+            self.runs[i].append(run)
+        self._done += 1
+
+    def compare(self, calibration: Calibration | None) -> FidelityReport:
+        """Simulate every config with ``calibration`` and compare with its median run."""
+        outcomes = []
+        for config, runs in zip(self.configs, self.runs, strict=True):
+            if self.progress:
+                self.progress(f"simulating {config.label}")
+            outcomes.append(
+                _outcome(self.profile, config, _median_run(runs), self.tasks, calibration)
+            )
+        return FidelityReport(outcomes, [[wall for wall, _ in r] for r in self.runs])
+
+
+def _outcome(
+    profile: Profile,
+    config: CheckConfig,
+    measured: tuple[float, list[TaskResult]],
+    tasks: Sequence[TaskSpec],
+    calibration: Calibration | None,
+) -> ConfigOutcome:
+    real_s, real_results = measured
+    trace = {
+        r.prompt: (r.timings.prompt_tokens or 1, r.timings.completion_tokens or 1)
+        for r in real_results
+        if r.timings
+    }
+    shaped = config.apply(profile)
+    sim = SimBackend(shaped, calibration or Calibration(), trace=trace)
+    sim_s, sim_results = run_virtual(run_config(shaped, sim, tasks))
+    return ConfigOutcome(
+        config=config,
+        measured_s=real_s,
+        predicted_s=sim_s,
+        measured_tps=_tokens(real_results) / real_s,
+        predicted_tps=_tokens(sim_results) / sim_s,
+        failures=sum(not r.success for r in real_results),
+    )
+
+
 def check_fidelity(
     profile: Profile,
     real_backend: Callable[[], Backend],
@@ -225,50 +305,19 @@ def check_fidelity(
     faster than usual as slower, and the fit compares medians too
     (:func:`~orchbench.calibrate._fit.typical`). ``real_backend`` builds the engine (called
     once; closed at the end). Synchronous: the real runs use ``asyncio.run`` and the
-    simulated ones the virtual clock.
+    simulated ones the virtual clock. (``orchbench calibrate`` runs the passes between the
+    repeats of its own measurements instead: :class:`CheckRuns`.)
     """
-    configs = list(configs or default_check_configs(profile, slots=slots))
+    chosen = list(configs or default_check_configs(profile, slots=slots))
+    check = CheckRuns(profile, tasks, chosen, passes=repeats, progress=progress)
 
-    walls: list[list[float]] = [[] for _ in configs]
-
-    async def measure_all() -> list[tuple[float, list[TaskResult]]]:
+    async def measure_all() -> None:
         backend = real_backend()
-        runs: list[list[tuple[float, list[TaskResult]]]] = [[] for _ in configs]
         try:
-            total = repeats * len(configs)
-            for repeat in range(repeats):
-                for i, config in enumerate(configs):
-                    if progress:
-                        n = repeat * len(configs) + i + 1
-                        progress(f"check configuration {n} of {total}: {config.label}")
-                    run = await run_config(config.apply(profile), backend, tasks)
-                    walls[i].append(run[0])
-                    runs[i].append(run)
-            return [_median_run(r) for r in runs]
+            while check.left:
+                await check.measure_pass(backend)
         finally:
             await backend.close()
 
-    measured = asyncio.run(measure_all())
-    outcomes = []
-    for config, (real_s, real_results) in zip(configs, measured, strict=True):
-        if progress:
-            progress(f"simulating {config.label}")
-        trace = {
-            r.prompt: (r.timings.prompt_tokens or 1, r.timings.completion_tokens or 1)
-            for r in real_results
-            if r.timings
-        }
-        shaped = config.apply(profile)
-        sim = SimBackend(shaped, calibration or Calibration(), trace=trace)
-        sim_s, sim_results = run_virtual(run_config(shaped, sim, tasks))
-        outcomes.append(
-            ConfigOutcome(
-                config=config,
-                measured_s=real_s,
-                predicted_s=sim_s,
-                measured_tps=_tokens(real_results) / real_s,
-                predicted_tps=_tokens(sim_results) / sim_s,
-                failures=sum(not r.success for r in real_results),
-            )
-        )
-    return FidelityReport(outcomes, walls)
+    asyncio.run(measure_all())
+    return check.compare(calibration)

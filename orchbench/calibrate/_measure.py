@@ -16,10 +16,11 @@ import itertools
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from orchbench.backends import engine_class
+from orchbench.calibrate._fidelity import CheckRuns
 from orchbench.calibrate._fit import Observation, Round, fit_calibration
 from orchbench.config import ModelConfig, Profile
 from orchbench.engine import (
@@ -143,11 +144,14 @@ async def measure(
     plan: list[Round],
     *,
     progress: Callable[[str], None] | None = None,
+    every: int = 0,
+    between: Callable[[], Awaitable[None]] | None = None,
 ) -> list[Observation]:
     """Run every round of ``plan`` on ``backend``; one :class:`Observation` per round.
 
     Each round's models are warmed up first (the first warmup of a model, with one
-    instance, is its load measurement), so rounds time generation only.
+    instance, is its load measurement), so rounds time generation only. With
+    ``between``, it is awaited after every ``every`` rounds (a fidelity check's pass).
     """
     observations: list[Observation] = []
     loaded: set[str] = set()
@@ -189,6 +193,8 @@ async def measure(
             observation.timings.append(result.timings)
             observation.walls.append(wall)
         observations.append(observation)
+        if between is not None and every and n % every == 0:
+            await between()
     return observations
 
 
@@ -206,13 +212,32 @@ async def calibrate(
     repeats: int = 5,
     progress: Callable[[str], None] | None = None,
     strict: bool = True,
+    check: CheckRuns | None = None,
 ) -> tuple[Calibration, list[Observation]]:
     """Measure ``profile``'s models on ``backend`` and fit a :class:`Calibration`
-    (``strict=False`` keeps a degenerate fit, see :func:`fit_calibration`)."""
+    (``strict=False`` keeps a degenerate fit, see :func:`fit_calibration`).
+
+    With ``check``, one pass of the fidelity check runs on ``backend`` after each repeat
+    of the plan (its ``passes`` should be ``repeats``), so both see the machine alike.
+    """
     engine = engine or backend.name
     plan = measurement_plan(profile, engine, max_tokens=max_tokens, repeats=repeats)
     started = datetime.datetime.now(datetime.UTC)
-    observations = await measure(profile, backend, plan, progress=progress)
+
+    async def one_pass() -> None:
+        if check is not None:
+            await check.measure_pass(backend)
+
+    observations = await measure(
+        profile,
+        backend,
+        plan,
+        progress=progress,
+        every=len(plan) // max(1, repeats),
+        between=one_pass if check is not None else None,
+    )
+    while check is not None and check.left:  # more check passes than plan repeats
+        await check.measure_pass(backend)
     from orchbench import __version__
 
     provenance: dict[str, str | int | float | bool] = {

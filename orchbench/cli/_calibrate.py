@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from orchbench.calibrate import Observation
-    from orchbench.calibrate._fidelity import FidelityReport
+    from orchbench.calibrate._fidelity import CheckRuns, FidelityReport
     from orchbench.config import Profile
     from orchbench.sim import Calibration
 
@@ -133,12 +133,20 @@ def check_provenance(
 
 
 def _measure(
-    profile: Profile, kind: str, host: str | None, max_tokens: int, err: Console, force: bool
+    profile: Profile,
+    kind: str,
+    host: str | None,
+    options: tuple[int, bool],
+    err: Console,
+    check: CheckRuns | None,
 ) -> Calibration:
+    """Measure and fit; with ``check``, its passes run between the plan's repeats."""
     import asyncio
 
     from orchbench.backends import make_backend
     from orchbench.calibrate._measure import calibrate as run_calibration
+
+    max_tokens, force = options
 
     async def measure() -> tuple[Calibration, list[Observation]]:
         engine = make_backend(kind, host=host, profile=profile)
@@ -150,6 +158,7 @@ def _measure(
                 max_tokens=max_tokens,
                 progress=lambda line: err.print(f"measuring {line}", highlight=False),
                 strict=not force,
+                check=check,
             )
         finally:
             await engine.close()
@@ -161,29 +170,20 @@ def _measure(
     return calibration
 
 
-def _check(
-    profile: Profile,
-    kind: str,
-    host: str | None,
-    calibration: Calibration,
-    options: tuple[str, int],
-    err: Console,
-) -> FidelityReport:
-    from orchbench.backends import engine_class, make_backend
+def _check_runs(profile: Profile, kind: str, suite: str, repeat: int, err: Console) -> CheckRuns:
+    """The fidelity check's real side, to be measured alongside the calibration."""
+    from orchbench.backends import engine_class
     from orchbench.bench.workload import load_suite
-    from orchbench.calibrate._fidelity import check_fidelity
+    from orchbench.calibrate._fidelity import CheckRuns, default_check_configs
     from orchbench.engine import batches_slots
 
-    suite, repeat = options
-    workload = load_suite(suite)
-    return check_fidelity(
+    configs = default_check_configs(profile, slots=batches_slots(engine_class(kind)))
+    return CheckRuns(
         profile,
-        lambda: make_backend(kind, host=host, profile=profile),
-        workload.tasks,
-        calibration,
-        repeats=repeat,
+        load_suite(suite).tasks,
+        configs,
+        passes=repeat,
         progress=lambda line: err.print(line, highlight=False),
-        slots=batches_slots(engine_class(kind)),
     )
 
 
@@ -297,12 +297,13 @@ def register(app: typer.Typer) -> None:
             )
         noise = machine_noise()
         refuse_if_noisy(noise, force)
-        calibration = _measure(loaded, kind, host, max_tokens, err, force)
+        runs = _check_runs(loaded, kind, suite, repeat, err) if check else None
+        calibration = _measure(loaded, kind, host, (max_tokens, force), err, runs)
         calibration.provenance["noisy"] = bool(noise.get("noisy"))
         _print_calibration(calibration, console)
         missed: list[str] = []
-        if check:
-            report = _check(loaded, kind, host, calibration, (suite, repeat), err)
+        if runs is not None:
+            report = runs.compare(calibration)
             print_report(report, console)
             missed = missed_goals(report)
             calibration.provenance.update(check_provenance(report, suite, missed))

@@ -42,3 +42,21 @@ def test_the_plan_oversubscribes_a_small_cpu_up_to_twice_its_cores():
     labels = {r.label for r in measurement_plan(profile, "embedded")}
     assert "gemma3-270m: 4 instances" in labels
     assert "gemma3-270m: 5 instances" not in labels
+
+
+def test_a_check_pass_runs_after_each_repeat_of_the_plan():
+    from orchbench.calibrate._fidelity import CheckConfig, CheckRuns
+    from orchbench.calibrate._measure import calibrate
+    from orchbench.config import TaskType
+    from orchbench.records import TaskSpec
+
+    profile = load_profile("embedded")
+    engine = Recording()
+    tasks = [TaskSpec(TaskType.CODING, "def check_task(x):\n", max_tokens=8)]
+    check = CheckRuns(profile, tasks, [CheckConfig(1, 1, 1)], passes=3)
+    asyncio.run(calibrate(profile, engine, engine="embedded", repeats=2, check=check))
+    assert [len(r) for r in check.runs] == [3]  # 2 between the repeats, 1 after them
+    order = ["check" if r.prompt.startswith("def check_task") else "plan" for r in engine.requests]
+    blocks = [kind for i, kind in enumerate(order) if i == 0 or order[i - 1] != kind]
+    assert blocks == ["plan", "check", "plan", "check"]  # the last two passes back to back
+    assert order.count("check") == 3
