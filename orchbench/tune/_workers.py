@@ -137,20 +137,29 @@ def wait_for_twin(
     tidy: Callable[[], object],
     poll_s: float = POLL_S,
 ) -> None:
-    """Return when no earlier running trial has exactly ``params``.
+    """Return when no earlier running trial has exactly ``params`` or is still choosing.
 
     Two workers may sample the same point at once (or both queue the baseline): the later
     trial waits for the earlier one and then reuses its measurement instead of measuring
-    the same configuration a second time.
+    the same configuration a second time. As in Lamport's bakery, the trial number is the
+    ticket: a trial also waits while an earlier one has not finished choosing its
+    parameters (they are stored one by one; :data:`CHOSEN` marks the end), else the
+    earlier one could pick the same point after this one looked and measure it again.
     """
     from optuna.trial import TrialState
 
+    trial.set_user_attr(CHOSEN, True)
     while True:
         tidy()
         running = trial.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        if not any(t.number < trial.number and t.params == params for t in running):
+        earlier = [t for t in running if t.number < trial.number]
+        if not any(t.params == params or not t.user_attrs.get(CHOSEN) for t in earlier):
             return
         time.sleep(poll_s)
+
+
+CHOSEN = "params_chosen"
+"""The user attribute a trial sets once all its parameters are stored."""
 
 
 def _is_queued(trial: optuna.Trial, trials: list[FrozenTrial]) -> bool:

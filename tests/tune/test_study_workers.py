@@ -132,6 +132,26 @@ def test_a_trial_that_sampled_a_point_being_measured_waits_for_it():
         if len(looks) == 3:
             study.tell(earlier, 1.0)
 
+    wait_for_twin(earlier, params, tidy=lambda: None)  # never waits for a later twin
     wait_for_twin(later, params, tidy=tidy, poll_s=0)
     assert len(looks) == 3  # it waited until the earlier trial was done
-    wait_for_twin(earlier, params, tidy=lambda: None)  # never waits for a later twin
+
+
+def test_a_trial_waits_while_an_earlier_one_is_still_choosing_its_point():
+    from orchbench.tune._workers import wait_for_twin
+
+    study = _study()
+    earlier, later = _running(study), _running(study)
+    earlier.suggest_int("x", 0, 99)  # one parameter stored, more to come
+    later.suggest_int("x", 0, 99)
+    params = dict(study._storage.get_trial(later._trial_id).params)
+    looks = []
+
+    def tidy() -> None:
+        looks.append(1)
+        if len(looks) == 3:  # the earlier trial has chosen a point of its own
+            earlier.suggest_int("y", 0, 99)
+            wait_for_twin(earlier, {"x": -1}, tidy=lambda: None)
+
+    wait_for_twin(later, {**params, "y": 1000}, tidy=tidy, poll_s=0)
+    assert len(looks) == 3  # it looked again until the earlier one had chosen
