@@ -62,9 +62,6 @@ class BatchedContext:
         self.loaded = threading.Event()
         self.load_s = 0.0
         self._load_window: tuple[float, float] | None = None
-        self._waiting: deque[Sequence] = deque()
-        self._active: dict[int, Sequence] = {}
-        self._retiring = False
         self._closed = threading.Event()
         self._serving = True  # the first worker loads the context, then serves
         self._start(self._open_and_serve)
@@ -131,7 +128,7 @@ class BatchedContext:
         except Exception as exc:  # a model that does not load fails the requests on it
             error = BackendError(f"llama.cpp failed to load model {self.name!r}: {exc}")
             self.loaded.set()
-            self._stop(self._waiting, self._active, error)
+            self._stop(deque(), {}, error)
             self._closed.set()
             return
         self.loaded.set()
@@ -140,17 +137,20 @@ class BatchedContext:
     def _serve(self) -> None:
         """Decode until nothing is left to do, then end this thread (with its OpenMP team:
         see :mod:`orchbench.backends._fresh`); the next :meth:`submit` starts another.
-        After :meth:`retire`, free the context instead."""
-        waiting, active = self._waiting, self._active
+        After :meth:`retire`, free the context instead. A worker that ends idle leaves
+        nothing behind (no sequence, no retire seen), so each worker starts afresh."""
+        waiting: deque[Sequence] = deque()
+        active: dict[int, Sequence] = {}
+        retiring = False
         error: BackendError = BackendUnavailable("this embedded backend is closed")
         try:
-            while not (self._retiring and not active and not waiting):
-                self._retiring = self._take(waiting, block=False) or self._retiring
+            while not (retiring and not active and not waiting):
+                retiring = self._take(waiting, block=False) or retiring
                 self._drop_cancelled(waiting, active)
                 self._admit(waiting, active)
                 if active:
                     self._step(active)
-                elif not waiting and not self._retiring and self._idle():
+                elif not waiting and not retiring and self._idle():
                     return
         except BaseException:
             self._free(waiting, active, error)

@@ -69,7 +69,8 @@ class FreshThreads(Executor):
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Refuse new jobs; with ``wait``, wait for the running ones to end."""
+        """Refuse new jobs; with ``wait``, wait for the running ones to end
+        (``cancel_futures`` changes nothing: no job ever waits for a thread)."""
         with self._lock:
             self._closed = True
             running = list(self._running)

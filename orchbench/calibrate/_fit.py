@@ -207,16 +207,16 @@ class _Fitter:
     def fit_prefill(self, rounds: list[Observation], ttft_prompt: bool) -> ParamFit | None:
         """``prefill_thread_scaling`` from one stream's prompt rate at several thread
         counts, relative to the model's one-thread ``prompt_tps`` (median of the repeats)."""
-        best: dict[tuple[str, int], list[float]] = {}
+        measured: dict[tuple[str, int], list[float]] = {}
         for o in rounds:
             rates = [prompt_rate(t, ttft_prompt, t.decode_rate) for t in o.timings]
             found = [r for r in rates if r]
             key = (o.round.models[0], o.round.threads)
             if found:
-                best.setdefault(key, []).extend(found)
+                measured.setdefault(key, []).extend(found)
         targets = [
             (threads, typical(rates), base)
-            for (name, threads), rates in best.items()
+            for (name, threads), rates in measured.items()
             if threads > 1 and (base := self.models[name].prompt_tps)
         ]
         if not targets:
@@ -394,10 +394,10 @@ def slot_batch_curve(
     ]
     if not alone:
         return None
-    best: dict[int, list[float]] = {}
+    aggregates: dict[int, list[float]] = {}
     for o in batched:
         if o.round.models == (model,) and o.round.threads == threads and (rate := o.decode_rate()):
-            best.setdefault(o.round.slots, []).append(rate * o.round.slots)
+            aggregates.setdefault(o.round.slots, []).append(rate * o.round.slots)
     base = typical(alone)
-    points = [[1, 1.0]] + [[b, round(typical(a) / base, 4)] for b, a in sorted(best.items())]
+    points = [[1, 1.0]] + [[b, round(typical(a) / base, 4)] for b, a in sorted(aggregates.items())]
     return points if len(points) > 1 else None

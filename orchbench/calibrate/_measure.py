@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
+import functools
 import itertools
 import os
 import platform
@@ -46,8 +47,9 @@ CALIBRATION_PROMPT = (
 MAX_THREADS_MEASURED = 4
 MAX_COPIES_MEASURED = 4
 SLOT_BATCHES = (2, 4, 8, 12)
-WARM_TOKENS = 4
 """Batch sizes measured for an engine that batches slots (one context, all cores)."""
+WARM_TOKENS = 4
+"""Tokens of the untimed generation each copy runs before a timed round."""
 
 
 def measurement_plan(
@@ -223,18 +225,13 @@ async def calibrate(
     engine = engine or backend.name
     plan = measurement_plan(profile, engine, max_tokens=max_tokens, repeats=repeats)
     started = datetime.datetime.now(datetime.UTC)
-
-    async def one_pass() -> None:
-        if check is not None:
-            await check.measure_pass(backend)
-
     observations = await measure(
         profile,
         backend,
         plan,
         progress=progress,
         every=len(plan) // max(1, repeats),
-        between=one_pass if check is not None else None,
+        between=functools.partial(check.measure_pass, backend) if check is not None else None,
     )
     while check is not None and check.left:  # more check passes than plan repeats
         await check.measure_pass(backend)

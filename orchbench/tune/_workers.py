@@ -131,6 +131,10 @@ def wait_for_turn(
         time.sleep(poll_s)
 
 
+CHOSEN = "params_chosen"
+"""The user attribute a trial sets once all its parameters are stored."""
+
+
 def wait_for_twin(
     trial: optuna.Trial,
     params: dict[str, Any],
@@ -156,10 +160,6 @@ def wait_for_twin(
         if not any(t.params == params or not t.user_attrs.get(CHOSEN) for t in earlier):
             return
         time.sleep(poll_s)
-
-
-CHOSEN = "params_chosen"
-"""The user attribute a trial sets once all its parameters are stored."""
 
 
 def _is_queued(trial: optuna.Trial, trials: list[FrozenTrial]) -> bool:
