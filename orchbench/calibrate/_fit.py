@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 from orchbench.backends import engine_class
 from orchbench.calibrate._lsq import ParamFit, fit_bounded
+from orchbench.calibrate._slots import fit_slots
 from orchbench.config import HardwareSpec, ModelConfig
 from orchbench.engine import prompt_time_includes_first_token, runs_instances
 from orchbench.records import Timings
@@ -325,12 +326,9 @@ def fit_calibration(
     device: dict[str, object] = {
         name: getattr(fitter.device, name) for f in done for name in f.names
     }
-    curve = slot_batch_curve(observations)
-    if curve:
-        device["batch_curve"] = curve
-    one = slot_batch_curve(observations, threads=1)
-    if one and one != curve:
-        device["batch_curve_one_thread"] = one
+    slots, slot_fits = fit_slots(hardware, configs, fitter.device, models, observations, strict)
+    device.update(slots)
+    done += slot_fits
     table = dict(provenance or {})
     for f in done:
         for name, err in zip(f.names, f.stderr, strict=True):
@@ -369,35 +367,3 @@ def fit_published(
         "efficiency": float(1.0 / (per_gb * hardware.bandwidth_gbs)),
         "overhead_s": float(max(0.0, overhead)),
     }
-
-
-def slot_batch_curve(
-    observations: Sequence[Observation], threads: int | None = None
-) -> list[list[float]] | None:
-    """``[[b, ratio], ...]``: the aggregate decode of one batched context of b sequences
-    (b × the per-sequence rate) relative to one sequence alone at the same threads,
-    from the rounds with ``slots > 1`` (the typical repeat each) at ``threads`` (None:
-    the most threads measured); None without such rounds.
-    """
-    batched = [o for o in observations if o.round.slots > 1 and o.timings]
-    if threads is not None:
-        batched = [o for o in batched if o.round.threads == threads]
-    if not batched:
-        return None
-    top = max(batched, key=lambda o: o.round.threads).round
-    model, threads = top.models[0], top.threads
-    alone = [
-        rate
-        for o in observations
-        if o.round.models == (model,) and o.round.copies == 1 and o.round.threads == threads
-        if (rate := o.decode_rate())
-    ]
-    if not alone:
-        return None
-    aggregates: dict[int, list[float]] = {}
-    for o in batched:
-        if o.round.models == (model,) and o.round.threads == threads and (rate := o.decode_rate()):
-            aggregates.setdefault(o.round.slots, []).append(rate * o.round.slots)
-    base = typical(alone)
-    points = [[1, 1.0]] + [[b, round(typical(a) / base, 4)] for b, a in sorted(aggregates.items())]
-    return points if len(points) > 1 else None

@@ -107,7 +107,9 @@ class SimDevice:
         try:
             await self._take_slot(perf.name, slots)
             stream = _Stream(
-                load=StreamLoad(perf=perf, phase=PREFILL, threads=threads),
+                load=StreamLoad(
+                    perf=perf, phase=PREFILL, threads=threads, copy=self._least_busy(perf)
+                ),
                 remaining=[float(prompt_tokens), 1.0, float(completion_tokens - 1)],
                 done=loop.create_future(),
             )
@@ -267,6 +269,18 @@ class SimDevice:
         return fits() or not self.resident
 
     # -- streams --------------------------------------------------------------------
+
+    def _least_busy(self, perf: PerfModel) -> int | None:
+        """The copy (batched context) of ``perf`` with the fewest active streams, lowest
+        first; None when the model runs as one (or as instances of one stream each). A
+        stream keeps its copy to the end, as in the engine."""
+        if (perf.sequences or 1) <= 1 or perf.copies <= 1:
+            return None
+        busy = [0] * perf.copies
+        for s in self._active:
+            if s.load.perf.name == perf.name and s.load.copy is not None:
+                busy[s.load.copy % perf.copies] += 1
+        return busy.index(min(busy))
 
     def _active_of(self, name: str) -> int:
         return sum(1 for s in self._active if s.load.perf.name == name)

@@ -158,6 +158,10 @@ class StreamLoad:
     threads: int
     prompt_left: float = 0.0
     """Prompt tokens this stream has still to prefill (the device keeps it current)."""
+    copy: int | None = None
+    """Which of its model's copies (batched contexts) serves this stream, fixed when it
+    starts (the device picks the least busy, as the engine does at submission); None:
+    spread over the copies in turn by rank among the active streams."""
 
 
 SLOT_BATCH_TOKENS = 128
@@ -233,6 +237,18 @@ def prefill_speed_factor(cores: float, device: DeviceParams) -> float:
     return cores**device.prefill_thread_scaling if cores >= 1.0 else cores
 
 
+def prefill_gain(device: DeviceParams, threads: int) -> float:
+    """A batched context's prompt rate relative to one prompt in an instance (its
+    ``batch_prefill_gain``; the one-thread value for a context of one thread, if fitted).
+
+    >>> prefill_gain(DeviceParams(batch_prefill_gain=1.5, batch_prefill_gain_one_thread=1.2), 1)
+    1.2
+    """
+    if threads == 1 and device.batch_prefill_gain_one_thread is not None:
+        return device.batch_prefill_gain_one_thread
+    return device.batch_prefill_gain
+
+
 def stream_rates(
     streams: Sequence[StreamLoad], hardware: HardwareSpec, device: DeviceParams
 ) -> list[float]:
@@ -273,16 +289,20 @@ def stream_rates(
             speed = cpu_speed_factor(threads_of[key], total_threads, hardware, device)
         # Prompt processing is compute-bound: it scales with cores, not bandwidth.
         cores = threads_of[key] / max(1.0, total_threads / hardware.cpu_cores) if cpu else 1
-        if (s.perf.sequences or 1) > 1 and key in decoding and key in prefilling:
+        prompt_tps = s.perf.prompt_tps * prefill_speed_factor(cores, device)
+        batched = (s.perf.sequences or 1) > 1
+        if batched:
+            prompt_tps *= prefill_gain(device, threads_of[key])
+        if batched and key in decoding and key in prefilling:
             chunk, step = _mixed_step(
                 decoding[key],
                 pending[key],
                 _decode_step(s.perf, decoding[key], speed, device, threads_of[key]),
-                s.perf.prompt_tps * prefill_speed_factor(cores, device),
+                prompt_tps,
             )
             rate = chunk / step / prefilling[key] if s.phase == PREFILL else 1.0 / step
         elif s.phase == PREFILL:
-            rate = s.perf.prompt_tps * prefill_speed_factor(cores, device) / prefilling[key]
+            rate = prompt_tps / prefilling[key]
         else:
             rate = 1.0 / _decode_step(s.perf, decoding[key], speed, device, threads_of[key])
         rates.append(rate / contention)
@@ -320,5 +340,7 @@ def _group_keys(streams: Sequence[StreamLoad]) -> list[object]:
         # The engine hands each request to its least busy copy: streams spread in turn.
         batched = (s.perf.sequences or 1) > 1
         copy = rank % max(1, s.perf.copies) if batched else rank
+        if batched and s.copy is not None:
+            copy = s.copy
         keys.append(s.perf.name if s.perf.sequences is None else (s.perf.name, copy))
     return keys

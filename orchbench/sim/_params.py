@@ -84,6 +84,12 @@ class DeviceParams(_Strict):
     """CPU: the same curve for a context decoding on one thread (a context of one thread
     is more compute-bound, so batching gains less); None: ``batch_curve`` for every
     context."""
+    batch_prefill_gain: float = Field(default=1.0, gt=0)
+    """A batched context's prompt rate relative to one prompt in an instance at the same
+    threads (several prompts share each step, the weights read once for all of them);
+    fitted from the slot rounds' times to first token (dimensionless)."""
+    batch_prefill_gain_one_thread: float | None = Field(default=None, gt=0)
+    """CPU: the same for a context of one thread; None: ``batch_prefill_gain``."""
     contention: float = Field(default=0.9, ge=0)
     """Extra step time per additional model instance decoding at once on the device
     (shared memory bandwidth; 1.0 is pure time slicing, 0 is free overlap)."""

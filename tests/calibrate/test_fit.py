@@ -8,6 +8,7 @@ import pytest
 
 from orchbench.calibrate._fit import Observation, Round, fit_calibration, fit_published
 from orchbench.calibrate._measure import measurement_plan
+from orchbench.calibrate._slots import Context, run_round
 from orchbench.config import HardwareSpec, ModelConfig, Profile
 from orchbench.records import Timings
 from orchbench.sim import ModelParams, PerfModel, default_device_params, stream_rates
@@ -38,6 +39,9 @@ def _synthetic(
     for name, params in truth.items():
         observations.append(Observation(Round(f"{name}: load", (name,)), load_s=params.load_s))
     for round_ in measurement_plan(profile, engine):
+        if round_.slots > 1:
+            observations.append(_simulated_slots(profile, round_, device, truth))
+            continue
         streams, perfs = [], []
         for name in round_.models:
             config = profile.models[name].model_copy(
@@ -71,6 +75,31 @@ def _synthetic(
             observation.walls.append(prompt_s + completion_s + 0.003)
         observations.append(observation)
     return observations
+
+
+def _simulated_slots(
+    profile: Profile, round_: Round, device: DeviceParams, truth: dict[str, ModelParams]
+) -> Observation:
+    """A slot round as the simulator runs it (what the fit of a batched context reads)."""
+    name = round_.models[0]
+    context = Context(profile.hardware, profile.models[name], truth[name], round_.threads)
+    tokens = [(50, round_.max_tokens)] * round_.copies
+    _, outcomes = run_round(context, device, round_.slots, tokens)
+    observation = Observation(round_)
+    for o in outcomes:
+        observation.timings.append(
+            Timings(
+                total_s=o.end - o.started,
+                ttft_s=o.first_token - o.started,
+                prompt_tokens=50,
+                prompt_s=o.first_token - o.started,
+                completion_tokens=round_.max_tokens,
+                completion_s=o.end - o.first_token,
+                queue_s=0.0,
+            )
+        )
+        observation.walls.append(o.end - o.started)
+    return observation
 
 
 def test_cpu_fit_recovers_threads_contention_slicing_and_oversubscription():
@@ -230,6 +259,38 @@ def test_a_context_of_one_thread_gets_its_own_batch_curve():
     for (batch, ratio), (_, flat) in zip(curve, flatter, strict=True):
         assert fitted[batch] == pytest.approx(ratio, rel=0.01)
         assert one[batch] == pytest.approx(flat, rel=0.01)
+
+
+def test_a_batched_context_prompt_gain_is_fitted_from_its_times_to_first_token():
+    """Several prompts in one step run faster than one prompt in an instance: the fit
+    finds that gain (at each thread count) by simulating the slot rounds."""
+    profile = _profile(CPU2, {"small": 0.1, "big": 0.25}, "embedded")
+    curve = ((1, 1.0), (2, 1.1), (4, 1.5), (8, 2.0), (12, 2.4))
+    device = default_device_params(CPU2, True).model_copy(
+        update={
+            "batch_curve": curve,
+            "batch_prefill_gain": 1.5,
+            "batch_prefill_gain_one_thread": 1.2,
+        }
+    )
+    truth = {
+        "small": ModelParams(decode_tps=90.0, prompt_tps=300.0, load_s=0.2),
+        "big": ModelParams(decode_tps=60.0, prompt_tps=200.0, load_s=0.4),
+    }
+    observations = _synthetic(profile, "embedded", device, truth)
+    calibration = fit_calibration(CPU2, "embedded", dict(profile.models), observations)
+    assert calibration.device["batch_prefill_gain"] == pytest.approx(1.5, rel=0.01)
+    assert calibration.device["batch_prefill_gain_one_thread"] == pytest.approx(1.2, rel=0.01)
+    assert isinstance(calibration.provenance["stderr.batch_prefill_gain"], float)
+    without = fit_calibration(
+        CPU2,
+        "embedded",
+        dict(profile.models),
+        _synthetic(
+            profile, "embedded", device.model_copy(update={"batch_prefill_gain": 1.0}), truth
+        ),
+    )
+    assert without.device["batch_prefill_gain"] == pytest.approx(1.0, rel=0.01)
 
 
 def test_repeats_count_by_their_median_not_their_best():

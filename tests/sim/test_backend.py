@@ -232,3 +232,41 @@ def test_cancelled_waiter_leaves_the_line():
 
     assert run_virtual(main()) == 0.0
     assert backend.device.loads == 1
+
+
+def test_a_stream_keeps_its_batched_context_to_the_end():
+    """The embedded engine places a request in its least busy context at submission and
+    keeps it there: once the short streams of one context finish, the long ones of the
+    other still share their step instead of spreading over the idle context."""
+    from orchbench.sim import PerfModel, default_device_params
+    from orchbench.sim._device import SimDevice
+
+    cpu = HardwareSpec(name="2-core CPU", kind="cpu", bandwidth_gbs=20, ram_gb=24, cpu_cores=2)
+    device = default_device_params(cpu, True).model_copy(update={"contention": 0.0})
+
+    def long_ends(limit: int, completions: list[int]) -> list[float]:
+        model = ModelConfig(
+            name="g",
+            task_types=["coding"],
+            tier="fast",
+            size_gb=0.25,
+            n_threads=1,
+            concurrent_limit=limit,
+            num_parallel=2,
+        )
+        perf = PerfModel.build(cpu, model, device, ModelParams(decode_tps=40, prompt_tps=200))
+
+        async def main() -> list[float]:
+            sim = SimDevice(cpu, device)
+            await sim.load(perf)
+            outcomes = await asyncio.gather(*(sim.run(perf, 20, n, 1, limit) for n in completions))
+            return [
+                o.end - o.started for o, n in zip(outcomes, completions, strict=True) if n == 100
+            ]
+
+        return run_virtual(main())
+
+    # Submitted in turn: the long ones land in context 0, the short ones in context 1.
+    shared = long_ends(4, [100, 5, 100, 5])
+    together = long_ends(2, [100, 100])  # one context of the two long ones, alone
+    assert shared == pytest.approx(together)
