@@ -16,8 +16,10 @@ parameter at a time in an order where each depends only on those fitted before:
 4. ``time_slicing_gain`` from more single-threaded instances than cores;
 5. ``oversubscription_penalty`` from multi-threaded instances beyond the cores;
 6. ``batch_alpha``/``batch_gamma`` from one batching model at several batch sizes; for an
-   engine that batches slots in process (the embedded engine), ``batch_curve``: the
-   aggregate decode of one context of b sequences relative to one, measured at each b.
+   engine that batches slots in process (the embedded engine), one context's
+   ``batch_curve`` (aggregate decode at each b relative to one sequence) and
+   ``batch_prefill_gain``, fitted by simulating its slot rounds
+   (:mod:`orchbench.calibrate._slots`).
 
 Each fit minimises the log errors with bounded least squares
 (:func:`orchbench.calibrate._lsq.fit_bounded`, scipy's trust-region solver) and keeps

@@ -24,11 +24,12 @@ of several cores, at one thread (``batch_curve_one_thread``,
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from orchbench.calibrate._lsq import ParamFit, fit_bounded
 from orchbench.config import HardwareSpec, ModelConfig
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
 GAIN_BOUNDS = (0.2, 5.0)
 """Where a batched context's prompt gain is searched."""
+T = TypeVar("T")
 HINT = "measure one context at batch sizes 2, 4, 8 and 12 (calibrate's slot rounds)"
 
 
@@ -113,7 +115,18 @@ def run_round(
             await asyncio.gather(*(sim.run(perf, p, c, context.threads, batch) for p, c in tokens))
         )
 
-    return perf, run_virtual(run())
+    return perf, _virtually(run)
+
+
+def _virtually(main: Callable[[], Coroutine[object, object, T]]) -> T:
+    """``run_virtual(main())``, in a thread of its own when this thread runs an event loop
+    already (``calibrate`` fits from inside its measuring loop)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return run_virtual(main())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: run_virtual(main())).result()
 
 
 def simulate(target: SlotTarget, context: Context, device: DeviceParams) -> tuple[float, float]:

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from rich.console import Console
 
     from orchbench.calibrate import Observation
@@ -213,11 +215,14 @@ def refuse_if_noisy(noise: dict[str, object], force: bool) -> None:
 
 
 def _print_calibration(calibration: Calibration, console: Console) -> None:
+    errors = calibration.provenance
     for name, value in sorted(calibration.device.items()):
-        err = calibration.provenance.get(f"stderr.{name}")
+        if not isinstance(value, int | float):
+            console.print(f"  device.{name} = {_curve_text(value, errors, name)}")
+            continue
+        err = errors.get(f"stderr.{name}")
         spread = f" ± {err:.2g}" if isinstance(err, float) else " (uncertainty unknown)"
-        shown = f"{value:.4g}" if isinstance(value, int | float) else _curve_text(value)
-        console.print(f"  device.{name} = {shown}{spread}")
+        console.print(f"  device.{name} = {value:.4g}{spread}")
     for model, params in calibration.models.items():
         console.print(
             f"  {model}: decode {params.decode_tps or 0:.1f} tok/s, prompt "
@@ -225,13 +230,19 @@ def _print_calibration(calibration: Calibration, console: Console) -> None:
         )
 
 
-def _curve_text(points: object) -> str:
-    """A measured curve ``[[b, ratio], ...]`` as ``1: 1, 2: 1.08, …`` (anything else as is)."""
-    if isinstance(points, list | tuple) and all(
-        isinstance(p, list | tuple) and len(p) == 2 for p in points
+def _curve_text(points: object, errors: Mapping[str, object] | None = None, name: str = "") -> str:
+    """A measured curve ``[[b, ratio], ...]`` as ``1: 1, 2: 1.08 ± 0.02, …``, each point's
+    standard error from ``errors`` (``stderr.<name>.<b>``) where fitted; anything else as is."""
+    if not (
+        isinstance(points, list | tuple)
+        and all(isinstance(p, list | tuple) and len(p) == 2 for p in points)
     ):
-        return ", ".join(f"{b:g}: {r:.3g}" for b, r in points) + " (measured, batch: ratio)"
-    return str(points)
+        return str(points)
+    shown = []
+    for b, r in points:
+        err = (errors or {}).get(f"stderr.{name}.{b:g}")
+        shown.append(f"{b:g}: {r:.3g}" + (f" ± {err:.2g}" if isinstance(err, float) else ""))
+    return ", ".join(shown) + " (measured, batch: ratio)"
 
 
 def register(app: typer.Typer) -> None:

@@ -13,7 +13,7 @@ from orchbench.config import HardwareSpec, ModelConfig, Profile
 from orchbench.records import Timings
 from orchbench.sim import ModelParams, PerfModel, default_device_params, stream_rates
 from orchbench.sim._model import DECODE, StreamLoad, prefill_speed_factor
-from orchbench.sim._params import DeviceParams
+from orchbench.sim._params import Calibration, DeviceParams
 
 CPU2 = HardwareSpec(name="2-core CPU", kind="cpu", bandwidth_gbs=20, ram_gb=24, cpu_cores=2)
 GPU = HardwareSpec(name="GPU", vram_gb=24, bandwidth_gbs=1008, ram_gb=64, cpu_cores=16)
@@ -309,3 +309,22 @@ def test_repeats_count_by_their_median_not_their_best():
 def test_an_engine_without_slots_gets_no_batch_rounds():
     profile = _profile(CPU2, {"tiny": 0.25}, "sim")
     assert all(r.slots == 1 for r in measurement_plan(profile, "sim"))
+
+
+def test_a_fit_of_batched_contexts_runs_inside_an_event_loop_too():
+    """calibrate fits from inside its measuring loop; the slot rounds' simulation has a
+    virtual clock of its own."""
+    import asyncio
+
+    profile = _profile(CPU2, {"small": 0.1, "big": 0.25}, "embedded")
+    device = default_device_params(CPU2, True)
+    truth = {
+        "small": ModelParams(decode_tps=90.0, prompt_tps=300.0, load_s=0.2),
+        "big": ModelParams(decode_tps=60.0, prompt_tps=200.0, load_s=0.4),
+    }
+    observations = _synthetic(profile, "embedded", device, truth)
+
+    async def inside() -> Calibration:
+        return fit_calibration(CPU2, "embedded", dict(profile.models), observations)
+
+    assert "batch_prefill_gain" in asyncio.run(inside()).device

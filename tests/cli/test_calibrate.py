@@ -130,6 +130,9 @@ def test_a_simulated_engine_cannot_be_calibrated(capsys):
 def test_a_measured_batch_curve_is_printed_as_its_points():
     shown = _calibrate._curve_text([[1, 1.0], [2, 1.0812], [12, 2.4]])
     assert shown == "1: 1, 2: 1.08, 12: 2.4 (measured, batch: ratio)"
+    errors = {"stderr.batch_curve.2": 0.0213, "stderr.batch_curve.12": 0.1}
+    shown = _calibrate._curve_text([[1, 1.0], [2, 1.0812], [12, 2.4]], errors, "batch_curve")
+    assert shown == "1: 1, 2: 1.08 ± 0.021, 12: 2.4 ± 0.1 (measured, batch: ratio)"
 
 
 def test_a_check_noisier_than_its_goals_says_the_machine_is_too_noisy():
