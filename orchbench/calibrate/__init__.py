@@ -13,8 +13,9 @@ from orchbench.calibrate._fidelity import (
     default_check_configs,
     kendall_tau,
 )
-from orchbench.calibrate._fit import Observation, Round, fit_calibration
+from orchbench.calibrate._fit import fit_calibration
 from orchbench.calibrate._measure import calibrate, measure, measurement_plan
+from orchbench.calibrate._rounds import Observation, Round
 
 __all__ = [
     "CheckConfig",

@@ -35,10 +35,10 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from orchbench.backends import engine_class
 from orchbench.calibrate._lsq import ParamFit, fit_bounded
+from orchbench.calibrate._rounds import Observation, Round
 from orchbench.calibrate._slots import fit_slots
 from orchbench.config import HardwareSpec, ModelConfig
 from orchbench.engine import prompt_time_includes_first_token, runs_instances
@@ -51,37 +51,6 @@ from orchbench.sim._model import (
     stream_rates,
 )
 from orchbench.sim._params import Calibration, DeviceParams, ModelParams, default_device_params
-
-
-@dataclass(frozen=True, slots=True)
-class Round:
-    """One measurement: ``copies`` requests at once on each model in ``models``."""
-
-    label: str
-    models: tuple[str, ...]
-    copies: int = 1
-    threads: int = 1
-    max_tokens: int = 48
-    slots: int = 1
-    """Sequences per batched context (the model's ``num_parallel``); 1: instances."""
-
-
-@dataclass(slots=True)
-class Observation:
-    """A :class:`Round` and the timings of its requests (any order)."""
-
-    round: Round
-    timings: list[Timings] = field(default_factory=list)
-    load_s: float | None = None
-    """For a warmup round: the seconds one instance took to load."""
-    walls: list[float] = field(default_factory=list)
-    """Wall seconds of each ``generate`` call, as the caller saw them (same order)."""
-
-    def decode_rate(self) -> float | None:
-        """Mean per-stream decode rate (tok/s) over the round's requests."""
-        rates = [t.decode_rate for t in self.timings if t.decode_rate]
-        return statistics.fmean(rates) if rates else None
-
 
 BOUNDS: dict[str, tuple[float, float]] = {
     "thread_scaling": (0.0, 1.5),

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from orchbench.backends import engine_class
 from orchbench.calibrate._fidelity import CheckRuns
-from orchbench.calibrate._fit import Observation, Round, fit_calibration
+from orchbench.calibrate._fit import fit_calibration
+from orchbench.calibrate._rounds import Observation, Round
 from orchbench.config import ModelConfig, Profile
 from orchbench.engine import (
     Backend,

@@ -29,17 +29,15 @@ import math
 import statistics
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from orchbench.calibrate._lsq import ParamFit, fit_bounded
+from orchbench.calibrate._rounds import Observation
 from orchbench.config import HardwareSpec, ModelConfig
 from orchbench.sim._clock import run_virtual
 from orchbench.sim._device import SimDevice, StreamOutcome
 from orchbench.sim._model import PerfModel
 from orchbench.sim._params import DeviceParams, ModelParams
-
-if TYPE_CHECKING:
-    from orchbench.calibrate._fit import Observation
 
 GAIN_BOUNDS = (0.2, 5.0)
 """Where a batched context's prompt gain is searched."""

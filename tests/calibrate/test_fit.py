@@ -6,8 +6,9 @@ import math
 
 import pytest
 
-from orchbench.calibrate._fit import Observation, Round, fit_calibration, fit_published
+from orchbench.calibrate._fit import fit_calibration, fit_published
 from orchbench.calibrate._measure import measurement_plan
+from orchbench.calibrate._rounds import Observation, Round
 from orchbench.calibrate._slots import Context, run_round
 from orchbench.config import HardwareSpec, ModelConfig, Profile
 from orchbench.records import Timings
