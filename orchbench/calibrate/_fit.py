@@ -14,7 +14,8 @@ parameter at a time in an order where each depends only on those fitted before:
 3. ``contention`` from several single-threaded instances (no more than the cores) or
    several models at once;
 4. ``time_slicing_gain`` from more single-threaded instances than cores;
-5. ``oversubscription_penalty`` from multi-threaded instances beyond the cores;
+5. ``oversubscription_step_s`` from multi-threaded instances beyond the cores (seconds
+   added to each step; ``oversubscription_penalty``, a factor, is then written as 0);
 6. ``batch_alpha``/``batch_gamma`` from one batching model at several batch sizes; for an
    engine that batches slots in process (the embedded engine), one context's
    ``batch_curve`` (aggregate decode at each b relative to one sequence) and
@@ -58,6 +59,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "contention": (0.0, 3.0),
     "time_slicing_gain": (0.0, 3.0),
     "oversubscription_penalty": (0.0, 5.0),
+    "oversubscription_step_s": (0.0, 0.5),
     "batch_alpha": (0.0, 3.0),
     "batch_gamma": (0.3, 1.4),
 }
@@ -69,6 +71,7 @@ FLOORS = frozenset(
         "contention",
         "time_slicing_gain",
         "oversubscription_penalty",
+        "oversubscription_step_s",
     }
 )
 """Parameters whose lower bound 0 means the effect is absent (a second thread gains
@@ -79,6 +82,7 @@ HINTS: dict[str, str] = {
     "contention": "measure 2 … cores single-threaded instances (or two models) at once",
     "time_slicing_gain": "measure more single-threaded instances than cores at once",
     "oversubscription_penalty": "measure multi-threaded instances whose threads exceed the cores",
+    "oversubscription_step_s": "measure multi-threaded instances whose threads exceed the cores",
     "batch_alpha": "measure one model at batch sizes 1, 2, 4 and 8",
     "batch_gamma": "measure one model at batch sizes 1, 2, 4 and 8",
 }
@@ -289,7 +293,9 @@ def fit_calibration(
         lambda r: not batching and r.copies > 1 and r.threads > 1 and r.copies * r.threads > cores
     )
     if cpu and over:
-        fits.append(fitter.fit(("oversubscription_penalty",), over))
+        # A time slice per step, the same for every model: seconds, not a factor.
+        fitter.device = fitter.device.model_copy(update={"oversubscription_penalty": 0.0})
+        fits.append(fitter.fit(("oversubscription_step_s",), over))
     batches = rounds(lambda r: batching and len(r.models) == 1 and r.copies > 1)
     if batches:
         fits.append(fitter.fit(("batch_alpha", "batch_gamma"), batches))
@@ -297,6 +303,8 @@ def fit_calibration(
     device: dict[str, object] = {
         name: getattr(fitter.device, name) for f in done for name in f.names
     }
+    if cpu and over:
+        device["oversubscription_penalty"] = 0.0  # replaced by oversubscription_step_s
     slots, slot_fits = fit_slots(hardware, configs, fitter.device, models, observations, strict)
     device.update(slots)
     done += slot_fits

@@ -226,6 +226,28 @@ def cpu_speed_factor(
     return factor
 
 
+def barrier_wait_s(
+    threads: int, total_threads: int, hardware: HardwareSpec, device: DeviceParams
+) -> float:
+    """Seconds a multi-threaded CPU instance loses per decode step to spin-waiting at its
+    barrier once the device's threads exceed its cores (``oversubscription_step_s``, once:
+    it does not grow beyond twice the cores). Where the instance gets less than its
+    threads' worth of cores, the wait is time-sliced like the rest of its step (measured:
+    3 × 2 threads on 2 cores as fast in all as 2 × 2).
+
+    >>> cpu = HardwareSpec(name="c", kind="cpu", bandwidth_gbs=20, ram_gb=8, cpu_cores=2)
+    >>> barrier_wait_s(2, 4, cpu, DeviceParams(oversubscription_step_s=0.006))
+    0.006
+    >>> round(barrier_wait_s(2, 6, cpu, DeviceParams(oversubscription_step_s=0.006)), 6)
+    0.009
+    """
+    over = total_threads / hardware.cpu_cores
+    if threads <= 1 or over <= 1.0:
+        return 0.0
+    share = min(1.0, threads / over)  # of a core per thread
+    return device.oversubscription_step_s * min(over - 1.0, 1.0) / share
+
+
 def prefill_speed_factor(cores: float, device: DeviceParams) -> float:
     """Prompt speed of one CPU instance with ``cores`` cores, relative to one core: grows
     as cores^prefill_thread_scaling beyond one core, linearly (time slicing) below.
@@ -289,6 +311,7 @@ def stream_rates(
             speed = cpu_speed_factor(threads_of[key], total_threads, hardware, device)
         # Prompt processing is compute-bound: it scales with cores, not bandwidth.
         cores = threads_of[key] / max(1.0, total_threads / hardware.cpu_cores) if cpu else 1
+        wait = barrier_wait_s(threads_of[key], total_threads, hardware, device) if cpu else 0.0
         prompt_tps = s.perf.prompt_tps * prefill_speed_factor(cores, device)
         batched = (s.perf.sequences or 1) > 1
         if batched:
@@ -297,14 +320,16 @@ def stream_rates(
             chunk, step = _mixed_step(
                 decoding[key],
                 pending[key],
-                _decode_step(s.perf, decoding[key], speed, device, threads_of[key]),
+                _decode_step(s.perf, decoding[key], speed, device, threads_of[key]) + wait,
                 prompt_tps,
             )
             rate = chunk / step / prefilling[key] if s.phase == PREFILL else 1.0 / step
         elif s.phase == PREFILL:
             rate = prompt_tps / prefilling[key]
         else:
-            rate = 1.0 / _decode_step(s.perf, decoding[key], speed, device, threads_of[key])
+            rate = 1.0 / (
+                _decode_step(s.perf, decoding[key], speed, device, threads_of[key]) + wait
+            )
         rates.append(rate / contention)
     return rates
 

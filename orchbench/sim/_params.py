@@ -108,6 +108,13 @@ class DeviceParams(_Strict):
     """CPU: a multi-threaded instance slows by 1 + penalty·min(threads/cores − 1, 1) when
     the device's threads exceed its cores (spin-waiting threads; FACTS: 2×2 threads 68
     tok/s)."""
+    oversubscription_step_s: float = Field(default=0.0, ge=0)
+    """CPU: seconds added to each decode step of a multi-threaded instance, times
+    min(threads/cores − 1, 1), when the device's threads exceed its cores: the time slice
+    lost at each step's barrier, the same for a small model as for a larger one (measured:
+    2 × 2 threads on 2 cores add 6–8 ms to a step of SmolLM2 at 17 ms and of Gemma 3 at
+    30 ms alike, where a factor would be 1.5 for one and 1.2 for the other).
+    ``calibrate`` fits it and sets ``oversubscription_penalty`` to 0."""
     load_gbs: float = Field(default=2.0, gt=0)
     """Disk read speed when loading a model (GB/s)."""
     load_overhead_s: float = Field(default=0.5, ge=0)

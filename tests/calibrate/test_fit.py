@@ -111,7 +111,8 @@ def test_cpu_fit_recovers_threads_contention_slicing_and_oversubscription():
             "prefill_thread_scaling": 0.8,
             "contention": 0.4,
             "time_slicing_gain": 0.2,
-            "oversubscription_penalty": 0.5,
+            "oversubscription_penalty": 0.0,
+            "oversubscription_step_s": 0.006,
         }
     )
     truth = {
@@ -123,7 +124,8 @@ def test_cpu_fit_recovers_threads_contention_slicing_and_oversubscription():
     assert calibration.device["prefill_thread_scaling"] == pytest.approx(0.8, abs=0.01)
     assert calibration.device["contention"] == pytest.approx(0.4, abs=0.01)
     assert calibration.device["time_slicing_gain"] == pytest.approx(0.2, abs=0.01)
-    assert calibration.device["oversubscription_penalty"] == pytest.approx(0.5, abs=0.01)
+    assert calibration.device["oversubscription_step_s"] == pytest.approx(0.006, rel=0.01)
+    assert calibration.device["oversubscription_penalty"] == 0.0  # replaced by the step
     fitted = calibration.models["tiny"]
     assert fitted.decode_tps == pytest.approx(60.0)
     assert fitted.prompt_tps == pytest.approx(800.0)

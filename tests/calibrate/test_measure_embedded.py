@@ -35,7 +35,7 @@ def test_calibrate_writes_a_file_the_simulator_then_uses(tmp_path, monkeypatch):
     measured = calibration.models["gemma3-270m"]
     assert measured.decode_tps and 1 < measured.decode_tps < 1000
     assert measured.load_s is not None and measured.load_s > 0
-    fitted = {"thread_scaling", "contention", "time_slicing_gain", "oversubscription_penalty"}
+    fitted = {"thread_scaling", "contention", "time_slicing_gain", "oversubscription_step_s"}
     assert fitted <= set(calibration.device)
     backend = SimBackend(load_profile("embedded"))
     assert backend.calibration == calibration
