@@ -1,7 +1,7 @@
 """Fit a batched context (one llama.cpp context decoding several sequences) by simulating
 the calibration rounds that measured it.
 
-A round of ``b`` sequences in one context (:class:`~orchbench.calibrate._fit.Round`
+A round of ``b`` sequences in one context (:class:`~orchbench.calibrate._rounds.Round`
 with ``slots = b``) starts all of them at once: the first steps prefill their prompts
 (several prompts in one 128-token step), the later ones decode them together, and
 steps in between do both. Read off the decode rates alone, such a round mixes the
@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import math
 import statistics
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 from orchbench.calibrate._lsq import ParamFit, fit_bounded
 from orchbench.calibrate._rounds import Observation
@@ -41,7 +41,6 @@ from orchbench.sim._params import DeviceParams, ModelParams
 
 GAIN_BOUNDS = (0.2, 5.0)
 """Where a batched context's prompt gain is searched."""
-T = TypeVar("T")
 HINT = "measure one context at batch sizes 2, 4, 8 and 12 (calibrate's slot rounds)"
 
 
@@ -113,18 +112,7 @@ def run_round(
             await asyncio.gather(*(sim.run(perf, p, c, context.threads, batch) for p, c in tokens))
         )
 
-    return perf, _virtually(run)
-
-
-def _virtually(main: Callable[[], Coroutine[object, object, T]]) -> T:
-    """``run_virtual(main())``, in a thread of its own when this thread runs an event loop
-    already (``calibrate`` fits from inside its measuring loop)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return run_virtual(main())
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: run_virtual(main())).result()
+    return perf, run_virtual(run())
 
 
 def simulate(target: SlotTarget, context: Context, device: DeviceParams) -> tuple[float, float]:
@@ -189,7 +177,28 @@ def fit_slots(
     strict: bool = True,
 ) -> tuple[dict[str, object], list[ParamFit]]:
     """Every batched context the slot rounds measured, fitted (:func:`fit_context`):
-    the DeviceParams values to write and the fits. Nothing without slot rounds."""
+    the DeviceParams values to write and the fits. Nothing without slot rounds.
+
+    The fit runs the simulator on virtual clocks of its own, so from inside an event loop
+    (``calibrate`` fits from its measuring loop) it runs in one thread beside it.
+    """
+    work = functools.partial(_fit_slots, hardware, configs, device, models, observations, strict)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return work()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(work).result()
+
+
+def _fit_slots(
+    hardware: HardwareSpec,
+    configs: dict[str, ModelConfig],
+    device: DeviceParams,
+    models: dict[str, ModelParams],
+    observations: Sequence[Observation],
+    strict: bool,
+) -> tuple[dict[str, object], list[ParamFit]]:
     batched = [o for o in observations if o.round.slots > 1 and o.timings]
     if not batched:
         return {}, []
@@ -205,7 +214,7 @@ def fit_slots(
         if not targets:
             continue
         context = Context(hardware, configs[model], models[model], threads)
-        start = slot_batch_curve(observations, threads)
+        start = slot_batch_curve(observations, model, threads)
         fit = fit_context(targets, context, device, fields, start, strict=strict)
         values[fields[0]] = round(fit.values[0], 4)
         values[fields[1]] = curve_of(fit)
@@ -214,34 +223,26 @@ def fit_slots(
 
 
 def slot_batch_curve(
-    observations: Sequence[Observation], threads: int | None = None
+    observations: Sequence[Observation], model: str, threads: int
 ) -> list[list[float]] | None:
-    """``[[b, ratio], ...]``: the aggregate decode of one batched context of b sequences
-    (b × the per-sequence rate) relative to one sequence alone at the same threads,
-    from the rounds with ``slots > 1`` (the median repeat each) at ``threads`` (None: the
-    most threads measured); None without such rounds. Where :func:`fit_context` starts.
+    """``[[b, ratio], ...]``: the aggregate decode of one batched context of ``model`` with b
+    sequences (b × the per-sequence rate) relative to one sequence alone at ``threads``,
+    read off the decode rates of the rounds with ``slots > 1`` (the median repeat each);
+    None without such rounds. Where :func:`fit_context` starts.
     """
-    batched = [o for o in observations if o.round.slots > 1 and o.timings]
-    if threads is not None:
-        batched = [o for o in batched if o.round.threads == threads]
-    if not batched:
-        return None
-    top = max(batched, key=lambda o: o.round.threads).round
-    model, threads = top.models[0], top.threads
-    alone = [
-        rate
-        for o in observations
-        if o.round.models == (model,) and o.round.copies == 1 and o.round.threads == threads
-        if (rate := o.decode_rate())
-    ]
-    if not alone:
-        return None
+    alone: list[float] = []
     aggregates: dict[int, list[float]] = {}
-    for o in batched:
-        if o.round.models == (model,) and o.round.threads == threads and (rate := o.decode_rate()):
-            aggregates.setdefault(o.round.slots, []).append(rate * o.round.slots)
+    for o in observations:
+        r = o.round
+        if r.models != (model,) or r.threads != threads or not (rate := o.decode_rate()):
+            continue
+        if r.slots > 1:
+            aggregates.setdefault(r.slots, []).append(rate * r.slots)
+        elif r.copies == 1:
+            alone.append(rate)
+    if not alone or not aggregates:
+        return None
     base = statistics.median(alone)
-    points = [[1, 1.0]] + [
+    return [[1, 1.0]] + [
         [b, round(statistics.median(a) / base, 4)] for b, a in sorted(aggregates.items())
     ]
-    return points if len(points) > 1 else None
